@@ -1,0 +1,91 @@
+"""One Settings object for tollgate, read from the environment (prefix ``TOLLGATE_``).
+
+Nested groups use ``__`` as the separator, e.g. ``TOLLGATE_PRICING__NODE_COUNT=5``. The ledger URL
+also has the documented short form ``TOLLGATE_LEDGER_URL``. Nothing is read at import time: build a
+``Settings()`` where it is needed (the CLI and the API app factory do).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """Per-user data directory where the default ledger and billing store live."""
+    return Path(platformdirs.user_data_dir("tollgate", appauthor=False))
+
+
+class PricingSettings(BaseModel):
+    """How costs are estimated."""
+
+    pricebook: Path | None = Field(
+        default=None, description="User price book (YAML or CSV); overrides the shipped OpenCost defaults."
+    )
+    focus_file: Path | None = Field(
+        default=None, description="FOCUS billing export to derive instance unit prices from."
+    )
+    currency: str = Field(default="USD", description="ISO 4217 currency of all estimates.")
+    hours_per_month: float = Field(default=730.0, gt=0, description="Hours in a billing month (OpenCost).")
+    node_count: int = Field(default=3, ge=1, description="Nodes a DaemonSet runs on, for its estimate.")
+    region: str | None = Field(default=None, description="Preferred region when a price book has several.")
+
+
+class PolicySettings(BaseModel):
+    """Which rules run."""
+
+    rego_dir: Path | None = Field(
+        default=None, description="Directory of *.rego policies, relative to the repo root if not absolute."
+    )
+    rule_packs: list[Path] = Field(default_factory=list, description="Extra YAML rule packs.")
+    required_labels: list[str] = Field(
+        default_factory=lambda: ["cost-center"], description="Labels every workload must carry."
+    )
+    allowed_instance_types: list[str] = Field(
+        default_factory=list, description="Terraform instance types allowed; empty allows all."
+    )
+    annotation_prefix: str = Field(
+        default="tollgate.dev", description="Domain of the FinOps annotations (max-monthly-cost, …)."
+    )
+
+
+class RenderSettings(BaseModel):
+    """External renderers."""
+
+    kustomize: str | None = Field(default=None, description="kustomize program; default: found on PATH.")
+    helm: str | None = Field(default=None, description="helm program; default: found on PATH.")
+    timeout_s: float = Field(default=120.0, gt=0, description="Timeout of one render.")
+
+
+class LedgerSettings(BaseModel):
+    """Where decisions are recorded."""
+
+    url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: a SQLite file in the user data dir."
+    )
+
+
+class Settings(BaseSettings):
+    """All of tollgate's settings."""
+
+    model_config = SettingsConfigDict(env_prefix="TOLLGATE_", env_nested_delimiter="__", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir, description="Where local state is kept.")
+    ledger_url: str | None = Field(default=None, description="Short form of ledger.url.")
+    environment: str | None = Field(
+        default=None, description="Default environment when tollgate.yaml names none."
+    )
+    pricing: PricingSettings = Field(default_factory=PricingSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    render: RenderSettings = Field(default_factory=RenderSettings)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+
+    def resolved_ledger_url(self) -> str:
+        """The ledger URL in force: explicit setting, else a SQLite file under ``data_dir``."""
+        url = self.ledger_url or self.ledger.url
+        if url:
+            return url
+        return f"sqlite:///{self.data_dir / 'ledger.db'}"
