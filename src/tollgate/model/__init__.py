@@ -7,6 +7,7 @@ from tollgate.model.decisions import Decision, Risk, Strategy, Verdict
 from tollgate.model.findings import Finding, Severity
 from tollgate.model.manifests import Manifest, ResourceKey, SourceLocation
 from tollgate.model.quantities import parse_cpu, parse_memory
+from tollgate.model.review import ReviewResult
 
 __all__ = [
     "AppSource",
@@ -25,6 +26,7 @@ __all__ = [
     "RepoConfig",
     "ResourceChange",
     "ResourceKey",
+    "ReviewResult",
     "Risk",
     "Severity",
     "SkippedObject",
