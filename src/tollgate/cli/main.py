@@ -1,0 +1,202 @@
+"""Entry point of the ``tollgate`` command.
+
+Exit codes (fixed contract): 0 ok (pass or warn), 1 verdict block / judge fail, 2 bad input or usage,
+3 a dependency unreachable, 4 judge inconclusive. They are mapped here, once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.text import Text
+
+from tollgate import __version__
+from tollgate.cli.output import emit, err_console
+from tollgate.engine import Engine
+from tollgate.errors import TollgateError
+from tollgate.ledger.store import Ledger
+from tollgate.model.decisions import Verdict
+from tollgate.render import FORMATTERS
+from tollgate.settings import Settings
+
+EXIT_OK, EXIT_BLOCK, EXIT_INPUT, EXIT_DEPENDENCY, EXIT_INCONCLUSIVE = 0, 1, 2, 3, 4
+
+app = typer.Typer(
+    name="tollgate",
+    help="Release automation and FinOps for GitOps repositories.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+ledger_app = typer.Typer(help="Inspect and verify the decision ledger.", no_args_is_help=True)
+bench_app = typer.Typer(help="Reproducible speed and quality benchmarks.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(bench_app, name="bench")
+
+
+class ReviewFormat(StrEnum):
+    TABLE = "table"
+    MARKDOWN = "markdown"
+    JSON = "json"
+    SARIF = "sarif"
+
+
+def settings() -> Settings:
+    return Settings()
+
+
+def open_ledger(s: Settings) -> Ledger:
+    return Ledger(s.resolved_ledger_url())
+
+
+@app.callback()
+def main_callback(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")] = False,
+) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def version() -> None:
+    """Print the tollgate version."""
+    emit(f"tollgate {__version__}\n")
+
+
+@app.command()
+def review(
+    repo: Annotated[Path, typer.Option(help="Path of the GitOps repository.")] = Path("."),
+    base: Annotated[str, typer.Option(help="Base ref (e.g. main).")] = "HEAD~1",
+    head: Annotated[str, typer.Option(help="Head ref (e.g. the PR branch).")] = "HEAD",
+    fmt: Annotated[ReviewFormat | None, typer.Option("--format", "-f",
+                                                     help="Output format (default: table on a terminal, "
+                                                          "markdown otherwise).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the result to this file.")] = None,
+    no_record: Annotated[bool, typer.Option("--no-record", help="Do not write a ledger decision.")] = False,
+) -> None:
+    """Review the change between two refs: cost, policy, risk, verdict; record the decision."""
+    s = settings()
+    engine = Engine(s, ledger_factory=None if no_record else (lambda: open_ledger(s)))
+    result = engine.review(repo, base, head, record=not no_record)
+    chosen = fmt or (ReviewFormat.TABLE if sys.stdout.isatty() and output is None else ReviewFormat.MARKDOWN)
+    emit(FORMATTERS[chosen.value](result), output)
+    if result.decision.verdict is Verdict.BLOCK:
+        raise typer.Exit(EXIT_BLOCK)
+
+
+@app.command()
+def explain(
+    decision_id: Annotated[str, typer.Argument(help="Decision id or unique prefix (8+ characters).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+) -> None:
+    """Show one recorded decision with its evidence."""
+    from tollgate.cli.ledger_view import explain_text, record_to_dict
+
+    ledger = open_ledger(settings())
+    try:
+        record = ledger.get(decision_id)
+        approvals = [r for r in ledger.list(kind="approval", limit=1000)
+                     if r.payload.get("decision_id") == record.id]
+    finally:
+        ledger.close()
+    if fmt == "json":
+        data = record_to_dict(record)
+        data["approvals"] = [record_to_dict(a) for a in approvals]
+        emit(json.dumps(data, indent=2) + "\n")
+    else:
+        emit(explain_text(record, approvals))
+
+
+@ledger_app.command("verify")
+def ledger_verify() -> None:
+    """Check the ledger's hash chain; names the first bad record."""
+    ledger = open_ledger(settings())
+    try:
+        report = ledger.verify()
+    finally:
+        ledger.close()
+    emit(f"ledger ok: {report.count} records, head {report.head_hash}\n")
+
+
+@ledger_app.command("list")
+def ledger_list(
+    kind: Annotated[str | None, typer.Option(help="Only this kind (review, approval, …).")] = None,
+    app_name: Annotated[str | None, typer.Option("--app", help="Only this app.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 20,
+) -> None:
+    """List recent decisions."""
+    ledger = open_ledger(settings())
+    try:
+        records = ledger.list(kind=kind, app=app_name, limit=limit)
+    finally:
+        ledger.close()
+    for r in records:
+        emit(f"{r.id}  #{r.seq:<5} {r.created_at:%Y-%m-%d %H:%M:%S}  {r.kind:<9} {r.verdict:<6} "
+             f"{r.environment:<10} {r.app or '-'}\n")
+
+
+@ledger_app.command("approve")
+def ledger_approve(
+    decision_id: Annotated[str, typer.Argument(help="Decision id or unique prefix.")],
+    approver: Annotated[str, typer.Option(help="Who approves (recorded).")],
+    note: Annotated[str, typer.Option(help="Why.")] = "",
+) -> None:
+    """Record a human approval of a decision (a new ledger record)."""
+    ledger = open_ledger(settings())
+    try:
+        record = ledger.approve(decision_id, approver, note)
+    finally:
+        ledger.close()
+    emit(f"approval recorded: {record.id}\n")
+
+
+@app.command()
+def demo(
+    keep: Annotated[Path | None, typer.Option(help="Build the demo repo here and keep it.")] = None,
+    fmt: Annotated[ReviewFormat, typer.Option("--format", "-f", help="How to print each review.")] =
+        ReviewFormat.TABLE,
+) -> None:
+    """Build a sample GitOps repo, make realistic commits, review each, print results and ledger ids."""
+    from tollgate.cli.demo import run_demo
+
+    run_demo(settings(), keep=keep, fmt=fmt.value)
+
+
+@bench_app.command("review")
+def bench_review(
+    services: Annotated[int, typer.Option(help="Services in the small repo.")] = 12,
+    manifests: Annotated[int, typer.Option(help="Manifests in the large generated repo.")] = 5000,
+    repeat: Annotated[int, typer.Option(help="Timed runs per repo (the median is reported).")] = 3,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+) -> None:
+    """Time `review` on a 12-service repo and on a generated repo of many manifests, split by stage."""
+    from tollgate.cli.bench import bench_review as run
+
+    emit(run(settings(), services=services, manifests=manifests, repeat=repeat, fmt=fmt))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (errors mapped to the fixed exit codes)."""
+    try:
+        rc = app(args=argv, prog_name="tollgate", standalone_mode=False)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        return EXIT_INPUT
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        return EXIT_INPUT
+    except TollgateError as exc:
+        err_console.print(Text.assemble(("error: ", "bold red"), str(exc)))
+        return exc.exit_code
+    return rc if isinstance(rc, int) else EXIT_OK
+
+
+def run() -> None:
+    sys.exit(main())

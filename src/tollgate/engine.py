@@ -1,0 +1,265 @@
+"""Orchestration: the only module that calls both adapters (git, renderers, ledger) and analyzers.
+
+``review`` is the spine: two refs of a GitOps repo -> rendered desired states -> change set ->
+cost, policy, FinOps and risk analyzers -> a verdict -> one ledger record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from tollgate import __version__
+from tollgate.cost.annotations import check_budgets
+from tollgate.cost.estimate import estimate_change_costs
+from tollgate.cost.focus_prices import prices_from_focus
+from tollgate.cost.pricebook import default_pricebook, load_pricebook, merge_pricebooks, with_instances
+from tollgate.errors import ConfigError, InputError
+from tollgate.ledger.base import DecisionLedger
+from tollgate.model.changes import ChangeKind, ChangeSet
+from tollgate.model.config import Environment, RepoConfig
+from tollgate.model.cost import PriceBook
+from tollgate.model.decisions import Decision
+from tollgate.model.findings import Finding
+from tollgate.model.ledger import DecisionDraft, digest_inputs
+from tollgate.model.diff import diff_states
+from tollgate.model.review import ReviewResult
+from tollgate.policy.engine import evaluate
+from tollgate.policy.params import PolicyParams
+from tollgate.policy.rego import evaluate_rego
+from tollgate.policy.rulepack import load_builtin_pack, load_pack_file, merge_packs
+from tollgate.release.risk import RiskHistory, assess
+from tollgate.release.verdict import decide_verdict
+from tollgate.render.json_report import review_to_dict
+from tollgate.settings import Settings
+from tollgate.sources.billing import read_focus_price_rows
+from tollgate.sources.desired_state import DesiredState, load_state
+from tollgate.sources.git import GitRepo, GitSource
+from tollgate.sources.repo_config import load_repo_config
+
+log = logging.getLogger(__name__)
+
+_ENV_RANK = {Environment.DEV: 0, Environment.STAGING: 1, Environment.PRODUCTION: 2}
+_FAILED_VERDICTS = frozenset({"block", "fail"})
+DEFAULT_POLICY_DIR = "policies"
+
+
+@dataclass
+class StageTimer:
+    """Wall-clock seconds per pipeline stage, reported by benchmarks and ``--verbose``."""
+
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+
+
+LedgerFactory = Callable[[], DecisionLedger]
+
+
+class Engine:
+    """Runs reviews with one set of settings; adapters are injected for tests."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        ledger_factory: LedgerFactory | None = None,
+        git_factory: Callable[[Path], GitSource] = GitRepo,
+    ) -> None:
+        self.settings = settings
+        self._ledger_factory = ledger_factory
+        self._git_factory = git_factory
+
+    # -- price book -------------------------------------------------------------------------------------
+
+    def pricebook(self, git: GitSource | None = None, commit: str | None = None,
+                  config: RepoConfig | None = None) -> PriceBook:
+        """Default prices, then the repo's own price book, then the user's, then FOCUS-derived prices."""
+        pricing = self.settings.pricing
+        book = default_pricebook()
+        repo_book = (config.settings.get("pricebook") if config else None)
+        if repo_book and git is not None and commit is not None:
+            if not isinstance(repo_book, str):
+                raise ConfigError("tollgate.yaml: settings.pricebook must be a path in the repo")
+            text = git.read_file(commit, repo_book).decode("utf-8")
+            fmt = "csv" if repo_book.endswith(".csv") else "yaml"
+            book = merge_pricebooks(book, load_pricebook(text, fmt, repo_book, preferred_region=pricing.region),
+                                    preferred_region=pricing.region)
+        if pricing.pricebook is not None:
+            path = pricing.pricebook
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"{path}: cannot read price book ({exc.strerror})") from exc
+            fmt = "csv" if path.suffix.lower() == ".csv" else "yaml"
+            book = merge_pricebooks(book, load_pricebook(text, fmt, str(path), preferred_region=pricing.region),
+                                    preferred_region=pricing.region)
+        if pricing.focus_file is not None:
+            rows = read_focus_price_rows(pricing.focus_file)
+            book = with_instances(book, prices_from_focus(rows), preferred_region=pricing.region)
+        return book
+
+    # -- review -----------------------------------------------------------------------------------------
+
+    def review(self, repo: Path, base: str, head: str, *, record: bool = True) -> ReviewResult:
+        timer = StageTimer()
+        with timer.stage("git"):
+            git = self._git_factory(repo)
+            base_commit = git.resolve(base)
+            head_commit = git.resolve(head)
+            base_config = load_repo_config(git, base_commit)
+            head_config = load_repo_config(git, head_commit)
+        with timer.stage("render"):
+            base_state = load_state(git, base_commit, base_config, self.settings)
+            head_state = load_state(git, head_commit, head_config, self.settings)
+        with timer.stage("diff"):
+            changes = diff_states(base_state.manifests, head_state.manifests)
+            change_set = ChangeSet(
+                repo=str(repo),
+                base_ref=base,
+                head_ref=head,
+                base_commit=base_commit,
+                head_commit=head_commit,
+                base_tree=git.tree_id(base_commit),
+                head_tree=git.tree_id(head_commit),
+                changes=changes,
+                base_state=base_state.manifests,
+                head_state=head_state.manifests,
+                apps=head_state.apps,
+                skipped=_skipped_for_changes(head_state, changes),
+                changed_files=tuple(git.changed_files(base_commit, head_commit)),
+            )
+        environment = self._environment(change_set)
+        with timer.stage("cost"):
+            book = self.pricebook(git, head_commit, head_config)
+            cost = estimate_change_costs(
+                changes, base_state.manifests, head_state.manifests, book,
+                node_count=self.settings.pricing.node_count,
+                hours_per_month=self.settings.pricing.hours_per_month,
+            )
+        with timer.stage("policy"):
+            findings = self._findings(git, head_commit, head_config, change_set, environment)
+            findings.extend(check_budgets(changes, cost, self.settings.policy.annotation_prefix, environment))
+        ledger = self._ledger_factory() if (record and self._ledger_factory) else None
+        try:
+            with timer.stage("risk"):
+                app = _primary_app(change_set)
+                history = self._history(ledger, app)
+                risk = assess(change_set, findings, cost, environment, history)
+                verdict, reasons = decide_verdict(findings, environment)
+            decision = Decision(id="", verdict=verdict, strategy=risk.strategy, risk=risk.score,
+                                reasons=tuple(reasons))
+            result = ReviewResult(
+                decision=decision, change_set=change_set, cost=cost, findings=tuple(findings), risk=risk,
+                environment=environment, tollgate_version=__version__, timings=timer.timings,
+            )
+            if ledger is None:
+                return replace(result, decision=replace(decision, id=_provisional_id(change_set)))
+            with timer.stage("ledger"):
+                record_ = ledger.append(self._draft(result, app))
+            return replace(result, decision=replace(decision, id=record_.id), recorded=True)
+        finally:
+            if ledger is not None:
+                ledger.close()
+
+    # -- helpers ----------------------------------------------------------------------------------------
+
+    def _environment(self, change_set: ChangeSet) -> Environment:
+        """The most exposed environment any changed app deploys to."""
+        by_app = {a.name: a.environment for a in change_set.apps}
+        envs = {by_app[c.app] for c in change_set.changes if c.app in by_app}
+        if not envs:
+            if self.settings.environment:
+                return Environment.parse(self.settings.environment)
+            envs = {a.environment for a in change_set.apps} or {Environment.PRODUCTION}
+        return max(envs, key=lambda e: _ENV_RANK[e])
+
+    def _findings(self, git: GitSource, commit: str, config: RepoConfig, change_set: ChangeSet,
+                  environment: Environment) -> list[Finding]:
+        del environment  # the verdict, not the rules, depends on the environment
+        pack = load_builtin_pack()
+        for path in self.settings.policy.rule_packs:
+            pack = merge_packs(pack, load_pack_file(path))
+        params = PolicyParams.from_settings(self.settings.policy)
+        changed = [c.after for c in change_set.changes if c.after is not None and c.change is not ChangeKind.REMOVED]
+        findings = list(evaluate(changed, pack, params))
+        modules = self._rego_modules(git, commit, config)
+        if modules:
+            findings.extend(evaluate_rego(modules, change_set.changes))
+        return findings
+
+    def _rego_modules(self, git: GitSource, commit: str, config: RepoConfig) -> list[tuple[str, str]]:
+        configured = self.settings.policy.rego_dir
+        if configured is not None and configured.is_absolute():
+            if not configured.is_dir():
+                raise InputError(f"{configured}: policy directory does not exist")
+            return [(str(p), p.read_text(encoding="utf-8")) for p in sorted(configured.rglob("*.rego"))]
+        directory = str(configured) if configured is not None else str(config.settings.get("policies",
+                                                                                           DEFAULT_POLICY_DIR))
+        files = [f for f in git.list_files(commit, directory) if f.endswith(".rego")
+                 and not f.endswith("_test.rego")]
+        if not files:
+            return []
+        blobs = git.read_files(commit, files)
+        return [(f, blobs[f].decode("utf-8")) for f in files]
+
+    @staticmethod
+    def _history(ledger: DecisionLedger | None, app: str | None) -> RiskHistory:
+        if ledger is None or app is None:
+            return RiskHistory(recent_decisions=0, recent_failures=0)
+        recent = ledger.recent(app, kind="review", limit=20)
+        return RiskHistory(
+            recent_decisions=len(recent),
+            recent_failures=sum(1 for r in recent if r.verdict in _FAILED_VERDICTS),
+        )
+
+    @staticmethod
+    def _draft(result: ReviewResult, app: str | None) -> DecisionDraft:
+        cs = result.change_set
+        inputs = {
+            "repo": cs.repo, "base": cs.base_ref, "head": cs.head_ref, "base_commit": cs.base_commit,
+            "head_commit": cs.head_commit, "base_tree": cs.base_tree, "head_tree": cs.head_tree,
+        }
+        payload = review_to_dict(result)
+        payload["decision"].pop("id", None)
+        payload["decision"].pop("recorded", None)
+        payload["model"] = {"risk": "tollgate.release.risk", "version": result.tollgate_version}
+        payload["apps"] = sorted({c.app for c in cs.changes if c.app})
+        return DecisionDraft(
+            kind="review",
+            environment=result.environment.value,
+            verdict=result.decision.verdict.value,
+            subject={"repo": cs.repo, "base": cs.base_ref, "head": cs.head_ref},
+            inputs_digest=digest_inputs(inputs),
+            payload=payload,
+            app=app,
+            tool_version=result.tollgate_version,
+        )
+
+
+def _primary_app(change_set: ChangeSet) -> str | None:
+    counts = Counter(c.app for c in change_set.changes if c.app)
+    if not counts:
+        return None
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+
+
+def _skipped_for_changes(state: DesiredState, changes: Sequence[object]) -> tuple[object, ...]:
+    del changes
+    return state.skipped
+
+
+def _provisional_id(change_set: ChangeSet) -> str:
+    digest = digest_inputs({"base": change_set.base_commit, "head": change_set.head_commit})
+    return f"unrecorded-{digest[:12]}"
