@@ -38,6 +38,11 @@ class PriceBook:
     resource_source: PriceSource = PriceSource.DEFAULT
     instances: Mapping[str, InstancePrice] = field(default_factory=dict)
     name: str = "opencost-default"
+    #: Every known regional price, keyed by ``(instance_type, region)``; ``instances`` holds the one
+    #: price per type used when no region is asked for.
+    regional: Mapping[tuple[str, str], InstancePrice] = field(default_factory=dict)
+    #: Spot (interruptible) hourly prices per instance type, when the book has them.
+    spot_instances: Mapping[str, InstancePrice] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +60,8 @@ class CostItem:
     unknown: bool = False
     monthly_after_max: float | None = None
     note: str = ""
+    #: Replicas (pods or instances) the ``monthly_after`` estimate assumes, when it scales with them.
+    replicas: int | None = None
 
     @property
     def monthly_delta(self) -> float:
