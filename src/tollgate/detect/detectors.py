@@ -7,8 +7,8 @@ The ensemble detector (registered as ``"ensemble"``) combines two views of a poi
 
 * **prediction surprise** -- three simple predictors (last value, rolling median, median of the same time in
   the previous periods, the period being a day measured from the timestamps) are weighted by their recent
-  log-loss; the point's residual against the weighted predictors is standardised by each predictor's robust
-  residual scale;
+  log-loss; the point's residual against each predictor is standardised by that predictor's residual scale
+  (a clipped moving mean absolute residual), and the standardised residuals are averaged with those weights;
 * **sequence novelty** -- values are quantised on a grid fixed after a warm-up, and a small variable-order
   (PPM-style) model over the quantised sequence gives the surprise ``-log P(symbol | recent symbols)``.
 
@@ -143,9 +143,9 @@ class EnsembleSettings:
 
     median_window: int = 64
     """Points in the rolling median predictor."""
-    scale_window: int = 500
-    """Points of residual history for each predictor's robust scale."""
-    periods: int = 3
+    scale_window: int = 200
+    """Time constant (points) of each predictor's residual scale (a clipped moving mean absolute residual)."""
+    periods: int = 5
     """Previous periods whose same-time values the seasonal predictor takes the median of."""
     period_seconds: float = 86400.0
     """Length of the season (one day)."""
@@ -157,7 +157,7 @@ class EnsembleSettings:
     """Points used to fix the quantisation grid of the sequence model."""
     levels: int = 5
     """Quantisation steps between the warm-up's 1st and 99th percentiles."""
-    order: int = 2
+    order: int = 1
     """Context length of the sequence model."""
     history: int = 3000
     """Past scores each calibrator compares against."""
@@ -173,69 +173,97 @@ class EnsembleSettings:
     """Surprise mapped to 0.5 by the output squashing ``s / (s + squash)``."""
 
 
+_MEAN_ABS_TO_SIGMA = math.sqrt(math.pi / 2.0)
+"""Mean absolute deviation to standard deviation, for normal residuals."""
+
+
 class _PredictorMixture:
     """Standardised residual against log-loss-weighted simple predictors (last, median, seasonal)."""
 
     def __init__(self, cfg: EnsembleSettings) -> None:
         self.cfg = cfg
-        self.values: deque[float] = deque(maxlen=1)
+        self.n = 0
+        self.last = 0.0
         self.median = _SortedWindow(cfg.median_window)
-        self.residuals = [_SortedWindow(cfg.scale_window) for _ in range(3)]
+        self.scale = [0.0, 0.0, 0.0]  # clipped exponentially weighted mean absolute residual
+        self.seen = [0, 0, 0]
         self.loss = [0.0, 0.0, 0.0]
         self.lag = 0  # points per period; 0 until the sampling interval is known
+        self.ring: list[float] = []  # the last lag * periods values, written circularly
         self.gaps: list[float] = []
         self.last_t: float | None = None
         self.lo = math.inf
         self.hi = -math.inf
 
     def _learn_lag(self, t: float) -> None:
-        if self.last_t is not None and not self.lag and len(self.gaps) < 20:
+        if self.last_t is not None:
             self.gaps.append(t - self.last_t)
             if len(self.gaps) == 20:
                 step = sorted(self.gaps)[10]
                 lag = round(self.cfg.period_seconds / step) if step > 0 else 0
                 if 1 < lag <= 3000:
                     self.lag = lag
-                    keep = lag * self.cfg.periods
-                    self.values = deque(self.values, maxlen=keep)
+                    self.ring = [0.0] * (lag * self.cfg.periods)
+                    self.n = 0  # seasonal history starts now
         self.last_t = t
 
     def _seasonal(self) -> float | None:
-        lag, v = self.lag, self.values
-        if not lag or len(v) < lag:
+        lag, n, ring = self.lag, self.n, self.ring
+        if n < lag:
             return None
-        same = sorted(v[-j * lag] for j in range(1, self.cfg.periods + 1) if len(v) >= j * lag)
+        size = len(ring)
+        same = sorted([ring[(n - j * lag) % size] for j in range(1, min(n // lag, self.cfg.periods) + 1)])
         m = len(same)
         return same[m // 2] if m % 2 else 0.5 * (same[m // 2 - 1] + same[m // 2])
 
     def __call__(self, t: float, x: float) -> float:
-        self._learn_lag(t)
+        if not self.lag and len(self.gaps) < 20:
+            self._learn_lag(t)
         cfg = self.cfg
         z = 0.0
-        if self.values:
+        median = self.median.sorted
+        if median:
             floor = 1e-3 * (self.hi - self.lo) + 1e-12
-            preds = (self.values[-1], self.median.median(), self._seasonal())
-            zs: list[tuple[float, int]] = []
-            for k, pred in enumerate(preds):
+            seasonal = self._seasonal() if self.lag else None
+            loss = self.loss
+            forget = cfg.forget
+            span = cfg.scale_window
+            zsum = wsum = 0.0
+            best = math.inf
+            zs = [-1.0, -1.0, -1.0]
+            for k in range(3):
+                pred = self.last if k == 0 else median[len(median) // 2] if k == 1 else seasonal
                 if pred is None:
                     continue
-                err = abs(x - pred)
-                window = self.residuals[k]
-                if len(window.order) >= 10:
-                    sigma = max(window.median() / 0.6745, floor)
+                err = x - pred if x >= pred else pred - x
+                seen = self.seen[k]
+                scale = self.scale[k]
+                if seen >= 10:
+                    sigma = scale * _MEAN_ABS_TO_SIGMA
+                    if sigma < floor:
+                        sigma = floor
                     zk = err / sigma
-                    self.loss[k] += cfg.forget * (zk + math.log(sigma) - self.loss[k])
-                    zs.append((zk, k))
-                window.push(err)
-            if zs:
-                best = min(self.loss[k] for _, k in zs)
-                total = weighted = 0.0
-                for zk, k in zs:
-                    w = math.exp(-cfg.sharpness * (self.loss[k] - best))
-                    total += w
-                    weighted += w * zk
-                z = weighted / total
-        self.values.append(x)
+                    loss[k] += forget * (zk + math.log(sigma) - loss[k])
+                    zs[k] = zk
+                    if loss[k] < best:
+                        best = loss[k]
+                # Residuals beyond 4 scales are clipped so that one outlier cannot inflate the scale.
+                clip = 4.0 * scale if seen >= 10 and scale > 0.0 else err
+                rate = 1.0 / (seen + 1) if seen < span else 1.0 / span
+                self.scale[k] = scale + rate * ((err if err < clip else clip) - scale)
+                self.seen[k] = seen + 1
+            for k in range(3):
+                if zs[k] >= 0.0:
+                    w = math.exp(-cfg.sharpness * (loss[k] - best))
+                    wsum += w
+                    zsum += w * zs[k]
+            if wsum:
+                z = zsum / wsum
+        if self.lag:
+            ring = self.ring
+            ring[self.n % len(ring)] = x
+            self.n += 1
+        self.last = x
         self.median.push(x)
         if x < self.lo:
             self.lo = x

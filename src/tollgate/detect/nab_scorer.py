@@ -313,3 +313,23 @@ def file_scores(
         name: _evaluate(_collect({name: res}, windows, profile), profile, threshold).raw
         for name, res in results.items()
     }
+
+
+def category_scores(
+    results: Mapping[str, FileResult],
+    windows: Mapping[str, Sequence[tuple[str, str]]],
+    profile: Profile,
+    threshold: float,
+) -> dict[str, float]:
+    """Per-category scores at one (corpus-wide) threshold, keyed by the ``<category>`` part of the file key.
+
+    A category with windows gets its normalised NAB score; a category without windows (which can only lose
+    points) gets its raw score instead.
+    """
+    raw: dict[str, float] = {}
+    count: dict[str, int] = {}
+    for name, value in file_scores(results, windows, profile, threshold).items():
+        category = name.split("/", 1)[0]
+        raw[category] = raw.get(category, 0.0) + value
+        count[category] = count.get(category, 0) + len(windows[name])
+    return {c: normalise(raw[c], count[c], profile) if count[c] else raw[c] for c in sorted(raw)}

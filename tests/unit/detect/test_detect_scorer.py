@@ -167,3 +167,15 @@ def test_errors_name_the_problem() -> None:
         score_corpus({"c/x.csv": result(40, {})}, {"c/x.csv": []})
     with pytest.raises(InputError, match="timestamps"):
         FileResult(stamps(3), np.zeros(4))
+
+
+def test_category_scores_normalise_per_category() -> None:
+    from tollgate.detect.nab_scorer import category_scores
+
+    ts = stamps(40)
+    res = {"x/a.csv": result(40, {20: 0.9}), "x/b.csv": result(40, {}), "quiet/c.csv": result(40, {30: 0.9})}
+    wins = {"x/a.csv": [label(ts, 20, 29)], "x/b.csv": [label(ts, 20, 29)], "quiet/c.csv": []}
+    out = category_scores(res, wins, STD, 0.9)
+    # x: one window hit at its start (+1), one missed (-1): raw 0 over 2 windows -> 50.
+    assert out["x"] == pytest.approx(50.0)
+    assert out["quiet"] == pytest.approx(-STD.a_fp)
