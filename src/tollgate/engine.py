@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,17 +17,17 @@ from pathlib import Path
 from tollgate import __version__
 from tollgate.cost.annotations import check_budgets
 from tollgate.cost.estimate import estimate_change_costs
-from tollgate.cost.focus_prices import prices_from_focus
-from tollgate.cost.pricebook import default_pricebook, load_pricebook, merge_pricebooks, with_instances
+from tollgate.cost.focus_prices import pricebook_with_focus
+from tollgate.cost.pricebook import default_pricebook, load_pricebook, merge_pricebooks
 from tollgate.errors import ConfigError, InputError
 from tollgate.ledger.base import DecisionLedger
 from tollgate.model.changes import ChangeKind, ChangeSet
 from tollgate.model.config import Environment, RepoConfig
 from tollgate.model.cost import PriceBook
 from tollgate.model.decisions import Decision
+from tollgate.model.diff import diff_states
 from tollgate.model.findings import Finding
 from tollgate.model.ledger import DecisionDraft, digest_inputs
-from tollgate.model.diff import diff_states
 from tollgate.model.review import ReviewResult
 from tollgate.policy.engine import evaluate
 from tollgate.policy.params import PolicyParams
@@ -38,7 +38,7 @@ from tollgate.release.verdict import decide_verdict
 from tollgate.render.json_report import review_to_dict
 from tollgate.settings import Settings
 from tollgate.sources.billing import read_focus_price_rows
-from tollgate.sources.desired_state import DesiredState, load_state
+from tollgate.sources.desired_state import load_state
 from tollgate.sources.git import GitRepo, GitSource
 from tollgate.sources.repo_config import load_repo_config
 
@@ -107,7 +107,7 @@ class Engine:
                                     preferred_region=pricing.region)
         if pricing.focus_file is not None:
             rows = read_focus_price_rows(pricing.focus_file)
-            book = with_instances(book, prices_from_focus(rows), preferred_region=pricing.region)
+            book = pricebook_with_focus(book, rows, preferred_region=pricing.region)
         return book
 
     # -- review -----------------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ class Engine:
                 base_state=base_state.manifests,
                 head_state=head_state.manifests,
                 apps=head_state.apps,
-                skipped=_skipped_for_changes(head_state, changes),
+                skipped=head_state.skipped,
                 changed_files=tuple(git.changed_files(base_commit, head_commit)),
             )
         environment = self._environment(change_set)
@@ -253,11 +253,6 @@ def _primary_app(change_set: ChangeSet) -> str | None:
     if not counts:
         return None
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
-
-
-def _skipped_for_changes(state: DesiredState, changes: Sequence[object]) -> tuple[object, ...]:
-    del changes
-    return state.skipped
 
 
 def _provisional_id(change_set: ChangeSet) -> str:

@@ -1,0 +1,1 @@
+"""drift: not built yet (see the open issues)."""

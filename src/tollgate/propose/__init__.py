@@ -1,0 +1,1 @@
+"""propose: not built yet (see the open issues)."""
