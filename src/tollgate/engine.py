@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,13 +21,14 @@ from tollgate.cost.focus_prices import pricebook_with_focus
 from tollgate.cost.pricebook import default_pricebook, load_pricebook, merge_pricebooks
 from tollgate.errors import ConfigError, InputError
 from tollgate.ledger.base import DecisionLedger
-from tollgate.model.changes import ChangeKind, ChangeSet
-from tollgate.model.config import Environment, RepoConfig
+from tollgate.model.changes import ChangeKind, ChangeSet, ResourceChange
+from tollgate.model.config import AppSpec, Environment, RepoConfig
 from tollgate.model.cost import PriceBook
 from tollgate.model.decisions import Decision
 from tollgate.model.diff import diff_states
 from tollgate.model.findings import Finding
 from tollgate.model.ledger import DecisionDraft, digest_inputs
+from tollgate.model.manifests import SourceLocation
 from tollgate.model.review import ReviewResult
 from tollgate.policy.engine import evaluate
 from tollgate.policy.params import PolicyParams
@@ -124,7 +125,9 @@ class Engine:
             base_state = load_state(git, base_commit, base_config, self.settings)
             head_state = load_state(git, head_commit, head_config, self.settings)
         with timer.stage("diff"):
-            changes = diff_states(base_state.manifests, head_state.manifests)
+            changed_files = tuple(git.changed_files(base_commit, head_commit))
+            changes = attribute_sources(diff_states(base_state.manifests, head_state.manifests),
+                                        head_state.apps, changed_files)
             change_set = ChangeSet(
                 repo=str(repo),
                 base_ref=base,
@@ -138,7 +141,7 @@ class Engine:
                 head_state=head_state.manifests,
                 apps=head_state.apps,
                 skipped=head_state.skipped,
-                changed_files=tuple(git.changed_files(base_commit, head_commit)),
+                changed_files=changed_files,
             )
         environment = self._environment(change_set)
         with timer.stage("cost"):
@@ -246,6 +249,32 @@ class Engine:
             app=app,
             tool_version=result.tollgate_version,
         )
+
+
+def attribute_sources(changes: Sequence[ResourceChange], apps: Sequence[AppSpec],
+                      changed_files: Sequence[str]) -> tuple[ResourceChange, ...]:
+    """Point each change at the file the commit really touched, where the renderer could not.
+
+    A Kustomize patch or a Helm values file changes an object whose rendered source is its base
+    manifest or template. When that source file did not change, but a file that feeds the same app
+    did (a patch in the overlay, a values file), the change is attributed to that file instead.
+    """
+    touched = set(changed_files)
+    by_name = {a.name: a for a in apps}
+    out: list[ResourceChange] = []
+    for change in changes:
+        app = by_name.get(change.app)
+        if change.after is None or change.file in touched or app is None:
+            out.append(change)
+            continue
+        prefix = app.path.rstrip("/") + "/" if app.path not in ("", ".") else ""
+        candidates = sorted(f for f in touched if f.startswith(prefix) or f in app.values)
+        if not candidates:
+            out.append(change)
+            continue
+        after = replace(change.after, source=SourceLocation(candidates[0]))
+        out.append(replace(change, after=after))
+    return tuple(out)
 
 
 def _primary_app(change_set: ChangeSet) -> str | None:

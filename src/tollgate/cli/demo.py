@@ -91,7 +91,8 @@ def run_demo(settings: Settings, *, keep: Path | None, fmt: str) -> list[str]:
         ids: list[str] = []
         for commit, message in commits:
             err_console.print(Rule(message))
-            result = engine.review(repo, f"{commit}~1", commit)
+            parent = _git(repo, "rev-parse", "--short", f"{commit}~1")
+            result = engine.review(repo, parent, _git(repo, "rev-parse", "--short", commit))
             emit(FORMATTERS[fmt](result))
             ids.append(result.decision.id)
         err_console.print(Rule("ledger"))

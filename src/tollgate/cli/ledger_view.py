@@ -34,7 +34,7 @@ def explain_text(record: DecisionRecord, approvals: Sequence[DecisionRecord]) ->
         f"  verdict      {record.verdict}",
         f"  environment  {record.environment}",
         f"  app          {record.app or '-'}",
-        f"  subject      " + ", ".join(f"{k}={v}" for k, v in sorted(record.subject.items())),
+        "  subject      " + ", ".join(f"{k}={v}" for k, v in sorted(record.subject.items())),
         f"  recorded     {record.created_at.isoformat()} by tollgate {record.tool_version}",
         f"  inputs       sha256:{record.inputs_digest}",
         f"  hash         {record.hash} (prev {record.prev_hash[:16]}…)",

@@ -44,7 +44,7 @@ def _findings_section(findings: Iterable[Finding]) -> list[str]:
     suppressed = [f for f in findings if f.suppressed is not None]
     lines = [f"#### Findings ({len(active)})", ""]
     if not active:
-        lines.append("No findings.")
+        lines.extend(["No findings.", ""])
     for severity in sorted(Severity, key=lambda s: -s.rank):
         group = [f for f in active if f.severity is severity]
         if not group:
