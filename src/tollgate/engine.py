@@ -39,7 +39,7 @@ from tollgate.release.verdict import decide_verdict
 from tollgate.render.json_report import review_to_dict
 from tollgate.settings import Settings
 from tollgate.sources.billing import read_focus_price_rows
-from tollgate.sources.desired_state import load_state
+from tollgate.sources.desired_state import RenderCache, load_state
 from tollgate.sources.git import GitRepo, GitSource
 from tollgate.sources.repo_config import load_repo_config
 
@@ -81,6 +81,9 @@ class Engine:
         self.settings = settings
         self._ledger_factory = ledger_factory
         self._git_factory = git_factory
+        # Rendered apps keyed by the Git object ids of their inputs: an app unchanged between the two
+        # refs (or between reviews by this engine) renders once.
+        self._render_cache = RenderCache()
 
     # -- price book -------------------------------------------------------------------------------------
 
@@ -122,8 +125,8 @@ class Engine:
             base_config = load_repo_config(git, base_commit)
             head_config = load_repo_config(git, head_commit)
         with timer.stage("render"):
-            base_state = load_state(git, base_commit, base_config, self.settings)
-            head_state = load_state(git, head_commit, head_config, self.settings)
+            base_state = load_state(git, base_commit, base_config, self.settings, cache=self._render_cache)
+            head_state = load_state(git, head_commit, head_config, self.settings, cache=self._render_cache)
         with timer.stage("diff"):
             changed_files = tuple(git.changed_files(base_commit, head_commit))
             changes = attribute_sources(diff_states(base_state.manifests, head_state.manifests),
@@ -160,7 +163,7 @@ class Engine:
                 app = _primary_app(change_set)
                 history = self._history(ledger, app)
                 risk = assess(change_set, findings, cost, environment, history)
-                verdict, reasons = decide_verdict(findings, environment)
+                verdict, reasons = decide_verdict(findings, environment, risk=risk)
             decision = Decision(id="", verdict=verdict, strategy=risk.strategy, risk=risk.score,
                                 reasons=tuple(reasons))
             result = ReviewResult(

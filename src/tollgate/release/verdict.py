@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tollgate.model import Environment, Finding, Severity, Verdict
+from tollgate.model import Environment, Finding, Risk, Severity, Strategy, Verdict
 
 
 def _examples(findings: Sequence[Finding], limit: int) -> str:
@@ -39,8 +39,13 @@ def decide_verdict(
     *,
     block_high_outside_production: bool = False,
     max_examples: int = 3,
+    risk: Risk | None = None,
 ) -> tuple[Verdict, tuple[str, ...]]:
-    """The verdict for ``findings`` in ``environment`` and the reasons for it."""
+    """The verdict for ``findings`` in ``environment`` and the reasons for it.
+
+    With ``risk``, a production change whose risk calls for blue-green is at least ``warn``: it is
+    above the autonomy tollgate takes in production, so a human approves it (``tollgate ledger approve``).
+    """
     active = [f for f in findings if f.suppressed is None]
     suppressed = len(findings) - len(active)
     by_severity: dict[Severity, list[Finding]] = {s: [] for s in Severity}
@@ -69,6 +74,11 @@ def decide_verdict(
         counts = ", ".join(f"{len(by_severity[s])} {s.value}" for s in (Severity.MEDIUM, Severity.LOW)
                            if by_severity[s])
         reasons.append(f"{counts} finding(s) to review: {_examples(minor, max_examples)}")
+    if (risk is not None and environment is Environment.PRODUCTION
+            and risk.strategy is Strategy.BLUE_GREEN and verdict is Verdict.PASS):
+        verdict = Verdict.WARN
+        reasons.append(f"change risk {risk.score:.2f} calls for blue-green in production: "
+                       "a human approves before it ships")
     if verdict is Verdict.PASS:
         infos = len(by_severity[Severity.INFO])
         reasons.append(f"no blocking or warning findings ({infos} info)" if infos else "no findings")

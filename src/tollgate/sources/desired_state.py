@@ -103,14 +103,16 @@ class _Workdir:
             self._path = None
 
 
-def _input_ids(git: GitSource, commit: str, inputs: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """(path, object id) of the top-most input paths; an absent path gets "-" (still a distinct input)."""
+def _top_paths(inputs: tuple[str, ...]) -> tuple[str, ...]:
+    """The top-most of the input paths (a path inside another input is covered by its id).
+
+    Their Git object ids form the cache key; an absent path gets "-" (still a distinct input).
+    """
     top: list[str] = []
     for path in sorted(set(inputs)):
         if not any(path == t or path.startswith(t + "/") or t == "" for t in top):
             top.append(path)
-    ids = git.object_ids(commit, top)
-    return tuple((p, ids.get(p) or "-") for p in top)
+    return tuple(top)
 
 
 def load_state(
@@ -141,10 +143,14 @@ def load_state(
     manifests: list[Manifest] = []
     skipped: list[SkippedObject] = []
     try:
+        plans = []
         for app in config.apps:
             renderer = renderer_for(app, ctx.files_under(app.path))
-            inputs = renderer.inputs(app, ctx)
-            key = (renderer.source, app, _input_ids(git, sha, inputs))
+            plans.append((app, renderer, _top_paths(renderer.inputs(app, ctx))))
+        # One batched object-id lookup for every app's inputs (the cache keys).
+        ids = git.object_ids(sha, sorted({p for _, _, top in plans for p in top}))
+        for app, renderer, top in plans:
+            key = (renderer.source, app, tuple((p, ids.get(p) or "-") for p in top))
             result = cache.get(key)
             if result is None:
                 result = renderer.render(app, ctx)

@@ -6,6 +6,7 @@ every document keeps the 1-based line where its content starts (comments and ``-
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -97,5 +98,14 @@ def iter_documents(content: bytes | str, file: str, *, unwrap_lists: bool = True
 
 
 def parse_documents(content: bytes | str, file: str, *, unwrap_lists: bool = True) -> list[YamlDocument]:
-    """All non-empty documents of a YAML stream, see :func:`iter_documents`."""
-    return list(iter_documents(content, file, unwrap_lists=unwrap_lists))
+    """All non-empty documents of a YAML stream, see :func:`iter_documents`.
+
+    Results are memoised by (file, content): a file unchanged between the two refs of a review is
+    parsed once. The parsed data is shared between callers and must be treated as read-only.
+    """
+    return list(_parse_cached(content, file, unwrap_lists))
+
+
+@functools.lru_cache(maxsize=16384)
+def _parse_cached(content: bytes | str, file: str, unwrap_lists: bool) -> tuple[YamlDocument, ...]:
+    return tuple(iter_documents(content, file, unwrap_lists=unwrap_lists))

@@ -64,3 +64,16 @@ def test_examples_are_capped_and_sorted() -> None:
     _, reasons = decide_verdict(findings, Environment.DEV, max_examples=2)
     assert reasons[0] == ("5 critical findings block in any environment: TG-K8S-004 on Deployment/shop/w1, "
                           "TG-K8S-004 on Deployment/shop/w2 and 3 more")
+
+
+def test_high_risk_production_change_without_findings_needs_a_human() -> None:
+    from tollgate.model import Risk, Strategy
+
+    risky = Risk(0.8, Strategy.BLUE_GREEN, ("infra change",))
+    verdict, reasons = decide_verdict([], Environment.PRODUCTION, risk=risky)
+    assert verdict is Verdict.WARN
+    assert any("blue-green in production" in r for r in reasons)
+    # The same risk outside production, or a lower risk in production, passes.
+    assert decide_verdict([], Environment.STAGING, risk=risky)[0] is Verdict.PASS
+    calm = Risk(0.2, Strategy.ROLLING, ())
+    assert decide_verdict([], Environment.PRODUCTION, risk=calm)[0] is Verdict.PASS
