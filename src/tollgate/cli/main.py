@@ -182,6 +182,18 @@ def bench_review(
     emit(run(settings(), services=services, manifests=manifests, repeat=repeat, fmt=fmt))
 
 
+@bench_app.command("policy")
+def bench_policy(
+    resources: Annotated[int, typer.Option(help="Resources for the built-in rule pack.")] = 3000,
+    rego_resources: Annotated[int, typer.Option(help="Resources for the Rego policies.")] = 1000,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+) -> None:
+    """Decisions per second of the built-in rule pack and of Rego policies."""
+    from tollgate.cli.bench import bench_policy as run
+
+    emit(run(resources=resources, rego_resources=rego_resources, fmt=fmt))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (errors mapped to the fixed exit codes)."""
     try:
