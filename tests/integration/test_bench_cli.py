@@ -16,10 +16,12 @@ def test_bench_review_reports_stages_for_both_repos(capsys: pytest.CaptureFixtur
     assert rc == 0
     data = json.loads(capsys.readouterr().out)
     small, large = data["4-service repo"], data["120-manifest repo"]
+    demo = data["demo repo (Kustomize, Helm, Terraform)"]
+    assert demo["changes"] == 1
     # 4 services x 3 objects; the head commit scales and bumps one service per app (apps of 20 services).
     assert small["objects"] == 12 and small["changes"] == 1
     assert large["objects"] == 120 and large["changes"] == 2
-    for run in (small, large):
+    for run in (small, large, demo):
         assert run["median_s"] > 0
         assert {"git", "render", "diff", "cost", "policy", "risk", "ledger"} <= set(run["stages_median_s"])
 

@@ -15,7 +15,7 @@ import yaml
 
 from tollgate.errors import ParseError
 
-__all__ = ["YamlDocument", "decode_text", "iter_documents", "parse_documents"]
+__all__ = ["YamlDocument", "clear_parse_cache", "decode_text", "iter_documents", "parse_documents"]
 
 try:  # libyaml bindings; the pure-Python loader is the (slower) fallback
     _Loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = yaml.CSafeLoader
@@ -104,6 +104,11 @@ def parse_documents(content: bytes | str, file: str, *, unwrap_lists: bool = Tru
     parsed once. The parsed data is shared between callers and must be treated as read-only.
     """
     return list(_parse_cached(content, file, unwrap_lists))
+
+
+def clear_parse_cache() -> None:
+    """Forget memoised parses (benchmarks use it to time a cold process)."""
+    _parse_cached.cache_clear()
 
 
 @functools.lru_cache(maxsize=16384)
