@@ -12,7 +12,7 @@ from tollgate.model.review import ReviewResult
 
 
 def _money(value: float) -> float:
-    return round(value, 2)
+    return float(round(value, 2))
 
 
 def change_to_dict(change: ResourceChange) -> dict[str, Any]:
