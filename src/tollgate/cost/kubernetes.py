@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tollgate.errors import InputError, ParseError
+from tollgate.model import workloads
 from tollgate.model.cost import PriceBook
 from tollgate.model.manifests import Manifest, ResourceKey
 from tollgate.model.quantities import parse_cpu, parse_memory
@@ -174,18 +175,8 @@ def is_costable(manifest: Manifest) -> bool:
 
 def pod_spec(manifest: Manifest) -> Mapping[str, Any] | None:
     """The pod spec a workload runs (``None`` for kinds without one)."""
-    spec = _mapping(manifest.body.get("spec"))
-    if manifest.kind == "Pod":
-        return spec
-    if manifest.kind in POD_TEMPLATE_KINDS:
-        template = spec.get("template")
-        return _mapping(_mapping(template).get("spec")) if template is not None else None
-    if manifest.kind == "CronJob":
-        job = _mapping(_mapping(spec.get("jobTemplate")).get("spec"))
-        return _mapping(_mapping(job.get("template")).get("spec"))
-    if manifest.kind == "Job":
-        return _mapping(_mapping(spec.get("template")).get("spec"))
-    return None
+    found = workloads.pod_spec(manifest)
+    return found[1] if found is not None else None
 
 
 def workload_annotations(manifest: Manifest) -> dict[str, str]:

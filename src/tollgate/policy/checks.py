@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from tollgate.model import Manifest
-from tollgate.policy.workloads import iter_containers, pod_template_labels
+from tollgate.model.workloads import iter_containers, pod_template_labels
 
 
 @dataclass(frozen=True, slots=True)

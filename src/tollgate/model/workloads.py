@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tollgate.model import Manifest
+from tollgate.model.manifests import Manifest
 
 #: Kinds whose pod spec is at ``spec.template.spec``.
 TEMPLATE_KINDS = frozenset(
