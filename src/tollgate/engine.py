@@ -35,7 +35,7 @@ from tollgate.policy.params import PolicyParams
 from tollgate.policy.rego import evaluate_rego
 from tollgate.policy.rulepack import load_builtin_pack, load_pack_file, merge_packs
 from tollgate.release.risk import RiskHistory, assess
-from tollgate.release.verdict import decide_verdict
+from tollgate.release.verdict import decide_verdict_per_environment
 from tollgate.render.json_report import review_to_dict
 from tollgate.settings import Settings
 from tollgate.sources.billing import read_focus_price_rows
@@ -163,7 +163,9 @@ class Engine:
                 app = _primary_app(change_set)
                 history = self._history(ledger, app)
                 risk = assess(change_set, findings, cost, environment, history)
-                verdict, reasons = decide_verdict(findings, environment, risk=risk)
+                env_of_app = {a.name: a.environment for a in change_set.apps}
+                environment_of = {str(c.key): env_of_app[c.app] for c in changes if c.app in env_of_app}
+                verdict, reasons = decide_verdict_per_environment(findings, environment_of, environment, risk=risk)
             decision = Decision(id="", verdict=verdict, strategy=risk.strategy, risk=risk.score,
                                 reasons=tuple(reasons))
             result = ReviewResult(

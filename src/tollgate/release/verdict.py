@@ -13,7 +13,7 @@ Reasons name the counts and the rule ids and resources behind the verdict (at mo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from tollgate.model import Environment, Finding, Risk, Severity, Strategy, Verdict
 
@@ -86,3 +86,34 @@ def decide_verdict(
         reasons.append(f"{suppressed} suppressed finding(s) not counted")
     return verdict, tuple(reasons)
 
+
+
+def decide_verdict_per_environment(
+    findings: Sequence[Finding],
+    environment_of: Mapping[str, Environment],
+    default: Environment,
+    *,
+    risk: Risk | None = None,
+) -> tuple[Verdict, tuple[str, ...]]:
+    """The verdict of a change that spans environments: each finding weighs in its resource's own environment.
+
+    ``environment_of`` maps ``Finding.resource`` to the environment its app deploys to; findings on
+    resources it does not name count in ``default``. A high finding on a staging copy therefore warns
+    even when the same change also touches production. The risk rule applies with ``default`` (the
+    most exposed environment of the change).
+    """
+    groups: dict[Environment, list[Finding]] = {}
+    for finding in findings:
+        groups.setdefault(environment_of.get(finding.resource, default), []).append(finding)
+    # Each environment's findings on their own, then the risk rule alone in the change's environment.
+    parts = [decide_verdict(group, env) for env, group in sorted(groups.items(), key=lambda kv: kv[0].value)]
+    parts.append(decide_verdict([], default, risk=risk))
+    verdict = max((v for v, _ in parts), key=_RANK.__getitem__)
+    reasons: list[str] = []
+    for v, part_reasons in parts:
+        if v is Verdict.PASS and verdict is not Verdict.PASS:
+            continue
+        reasons.extend(r for r in part_reasons if r not in reasons)
+    if len(reasons) > 1 and "no findings" in reasons:
+        reasons.remove("no findings")
+    return verdict, tuple(reasons)

@@ -77,3 +77,17 @@ def test_high_risk_production_change_without_findings_needs_a_human() -> None:
     assert decide_verdict([], Environment.STAGING, risk=risky)[0] is Verdict.PASS
     calm = Risk(0.2, Strategy.ROLLING, ())
     assert decide_verdict([], Environment.PRODUCTION, risk=calm)[0] is Verdict.PASS
+
+
+def test_each_finding_counts_in_its_own_environment() -> None:
+    from tollgate.release.verdict import decide_verdict_per_environment
+
+    staging = Finding("TG-FINOPS-001", Severity.HIGH, "Deployment/shop-staging/api", "a.yaml", 1, "over budget")
+    prod = Finding("TG-FINOPS-001", Severity.HIGH, "Deployment/shop/api", "a.yaml", 1, "over budget")
+    envs = {"Deployment/shop-staging/api": Environment.STAGING, "Deployment/shop/api": Environment.PRODUCTION}
+    verdict, reasons = decide_verdict_per_environment([staging], envs, Environment.PRODUCTION)
+    assert verdict is Verdict.WARN and any("staging" in r for r in reasons)
+    verdict, reasons = decide_verdict_per_environment([staging, prod], envs, Environment.PRODUCTION)
+    assert verdict is Verdict.BLOCK
+    assert any("block in production" in r for r in reasons) and any("staging" in r for r in reasons)
+    assert decide_verdict_per_environment([], envs, Environment.PRODUCTION) == (Verdict.PASS, ("no findings",))
