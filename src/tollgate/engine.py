@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,7 +23,7 @@ from tollgate.errors import ConfigError, InputError
 from tollgate.ledger.base import DecisionLedger
 from tollgate.model.changes import ChangeKind, ChangeSet, ResourceChange
 from tollgate.model.config import AppSpec, Environment, RepoConfig
-from tollgate.model.cost import PriceBook
+from tollgate.model.cost import CostItem, CostReport, PriceBook
 from tollgate.model.decisions import Decision
 from tollgate.model.diff import diff_states
 from tollgate.model.findings import Finding
@@ -147,16 +147,30 @@ class Engine:
                 changed_files=changed_files,
             )
         environment = self._environment(change_set)
+        repo_settings = self._repo_settings(head_config)
+        groups = _group_by_app(changes)
+        by_app = {a.name: a for a in head_state.apps}
+        app_settings = {
+            name: repo_settings.with_overrides(by_app[name].overrides, f"tollgate.yaml: apps[{name}].overrides")
+            if name in by_app else repo_settings
+            for name in groups
+        }
         with timer.stage("cost"):
             book = self.pricebook(git, head_commit, head_config)
-            cost = estimate_change_costs(
-                changes, base_state.manifests, head_state.manifests, book,
-                node_count=self.settings.pricing.node_count,
-                hours_per_month=self.settings.pricing.hours_per_month,
-            )
+            items: list[CostItem] = []
+            for app_name, group in groups.items():
+                pricing = app_settings[app_name].pricing
+                items.extend(estimate_change_costs(
+                    group, base_state.manifests, head_state.manifests, book,
+                    node_count=pricing.node_count, hours_per_month=pricing.hours_per_month,
+                ).items)
+            cost = CostReport(book.currency, tuple(items))
         with timer.stage("policy"):
-            findings = self._findings(git, head_commit, head_config, change_set, environment)
-            findings.extend(check_budgets(changes, cost, self.settings.policy.annotation_prefix, environment))
+            findings = self._findings(git, head_commit, head_config, groups, app_settings, repo_settings)
+            for app_name, group in groups.items():
+                prefix = app_settings[app_name].policy.annotation_prefix
+                app_env = by_app[app_name].environment if app_name in by_app else environment
+                findings.extend(check_budgets(group, cost, prefix, app_env))
         ledger = self._ledger_factory() if (record and self._ledger_factory) else None
         try:
             with timer.stage("risk"):
@@ -193,18 +207,26 @@ class Engine:
             envs = {a.environment for a in change_set.apps} or {Environment.PRODUCTION}
         return max(envs, key=lambda e: _ENV_RANK[e])
 
-    def _findings(self, git: GitSource, commit: str, config: RepoConfig, change_set: ChangeSet,
-                  environment: Environment) -> list[Finding]:
-        del environment  # the verdict, not the rules, depends on the environment
+    def _repo_settings(self, config: RepoConfig) -> Settings:
+        """Settings with the ``settings:`` of tollgate.yaml applied (paths handled elsewhere)."""
+        own = {k: v for k, v in config.settings.items() if k not in ("pricebook", "policies")}
+        return self.settings.with_overrides(own, "tollgate.yaml: settings")
+
+    def _findings(self, git: GitSource, commit: str, config: RepoConfig,
+                  groups: Mapping[str, Sequence[ResourceChange]], app_settings: Mapping[str, Settings],
+                  repo_settings: Settings) -> list[Finding]:
         pack = load_builtin_pack()
         for path in self.settings.policy.rule_packs:
             pack = merge_packs(pack, load_pack_file(path))
-        params = PolicyParams.from_settings(self.settings.policy)
-        changed = [c.after for c in change_set.changes if c.after is not None and c.change is not ChangeKind.REMOVED]
-        findings = list(evaluate(changed, pack, params))
+        findings: list[Finding] = []
+        for app, group in groups.items():
+            params = PolicyParams.from_settings(app_settings[app].policy)
+            changed = [c.after for c in group if c.after is not None and c.change is not ChangeKind.REMOVED]
+            findings.extend(evaluate(changed, pack, params))
         modules = self._rego_modules(git, commit, config)
         if modules:
-            findings.extend(evaluate_rego(modules, change_set.changes))
+            every = [c for group in groups.values() for c in group]
+            findings.extend(evaluate_rego(modules, every, annotation_prefix=repo_settings.policy.annotation_prefix))
         return findings
 
     def _rego_modules(self, git: GitSource, commit: str, config: RepoConfig) -> list[tuple[str, str]]:
@@ -280,6 +302,14 @@ def attribute_sources(changes: Sequence[ResourceChange], apps: Sequence[AppSpec]
         after = replace(change.after, source=SourceLocation(candidates[0]))
         out.append(replace(change, after=after))
     return tuple(out)
+
+
+def _group_by_app(changes: Sequence[ResourceChange]) -> dict[str, list[ResourceChange]]:
+    """Changes per app, apps in the order their first change appears."""
+    groups: dict[str, list[ResourceChange]] = {}
+    for change in changes:
+        groups.setdefault(change.app, []).append(change)
+    return groups
 
 
 def _primary_app(change_set: ChangeSet) -> str | None:

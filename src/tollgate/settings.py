@@ -7,11 +7,15 @@ also has the documented short form ``TOLLGATE_LEDGER_URL``. Nothing is read at i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import platformdirs
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tollgate.errors import ConfigError
 
 
 def default_data_dir() -> Path:
@@ -68,6 +72,17 @@ class LedgerSettings(BaseModel):
     )
 
 
+class RepoOverrides(BaseModel):
+    """Settings a repo may set in ``tollgate.yaml`` (``settings:``) and each app in its ``overrides:``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    node_count: int | None = Field(default=None, ge=1, description="Nodes a DaemonSet of this app runs on.")
+    required_labels: list[str] | None = Field(default=None, description="Labels every workload must carry.")
+    allowed_instance_types: list[str] | None = Field(default=None, description="Allowed instance types.")
+    annotation_prefix: str | None = Field(default=None, description="Domain of the FinOps annotations.")
+
+
 class Settings(BaseSettings):
     """All of tollgate's settings."""
 
@@ -82,6 +97,26 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     render: RenderSettings = Field(default_factory=RenderSettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+
+    def with_overrides(self, overrides: Mapping[str, Any], where: str) -> Settings:
+        """A copy with ``overrides`` (a :class:`RepoOverrides` mapping) applied.
+
+        Raises ConfigError naming ``where`` (e.g. ``tollgate.yaml: apps[shop].overrides``) and the field.
+        """
+        if not overrides:
+            return self
+        try:
+            parsed = RepoOverrides.model_validate(dict(overrides))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"]) or "?"
+            raise ConfigError(f"{where}.{field}: {first['msg']}") from exc
+        pricing = self.pricing
+        if parsed.node_count is not None:
+            pricing = pricing.model_copy(update={"node_count": parsed.node_count})
+        policy_update = {k: v for k, v in parsed.model_dump(exclude={"node_count"}).items() if v is not None}
+        policy = self.policy.model_copy(update=policy_update) if policy_update else self.policy
+        return self.model_copy(update={"pricing": pricing, "policy": policy})
 
     def resolved_ledger_url(self) -> str:
         """The ledger URL in force: explicit setting, else a SQLite file under ``data_dir``."""

@@ -141,3 +141,59 @@ def test_broken_rego_names_the_file_and_line(repo: Path, capsys: pytest.CaptureF
     err = capsys.readouterr().err
     assert rc == 2
     assert "policies/bad.rego:" in err
+
+
+DAEMONSET = """apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: agent
+  namespace: logging
+  labels: {{cost-center: cc-9}}
+spec:
+  selector: {{matchLabels: {{app: agent}}}}
+  template:
+    metadata: {{labels: {{app: agent}}}}
+    spec:
+      containers:
+        - name: agent
+          image: ghcr.io/x/agent:2.0
+          resources:
+            requests: {{cpu: {cpu}, memory: 128Mi}}
+            limits: {{cpu: 500m, memory: 256Mi}}
+"""
+
+TOLLGATE_YAML = """apps:
+  - name: agents
+    path: platform/agents
+    environment: production
+    overrides:
+      node_count: {nodes}
+settings:
+  required_labels: [cost-center, team]
+"""
+
+
+def test_tollgate_yaml_settings_and_app_overrides_apply(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    commit(repo, {"tollgate.yaml": TOLLGATE_YAML.format(nodes=10),
+                  "platform/agents/agent.yaml": DAEMONSET.format(cpu="100m")}, "agents")
+    commit(repo, {"platform/agents/agent.yaml": DAEMONSET.format(cpu="200m")}, "more cpu")
+    rc, data = review_json(repo, capsys)
+    item = data["cost"]["items"][0]
+    # +100m CPU per node on the 10 nodes the app's overrides name (not the default 3).
+    assert item["monthly_after"] - item["monthly_before"] == pytest.approx(10 * 0.1 * 0.031611 * 730, abs=0.02)
+    # The repo's settings add a required label: the DaemonSet lacks `team`.
+    labels = [f for f in data["findings"] if f["rule_id"] == "TG-K8S-001"]
+    assert labels and "team" in labels[0]["message"]
+    assert rc == 0
+
+
+def test_unknown_override_is_a_config_error_naming_app_and_field(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    commit(repo, {"tollgate.yaml": TOLLGATE_YAML.format(nodes=10).replace("node_count", "node_cuont"),
+                  "platform/agents/agent.yaml": DAEMONSET.format(cpu="100m")}, "typo")
+    commit(repo, {"platform/agents/agent.yaml": DAEMONSET.format(cpu="200m")}, "more cpu")
+    rc = main(["review", "--repo", str(repo), "--base", "HEAD~1", "--format", "json", "--no-record"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "apps[agents].overrides.node_cuont" in err
