@@ -171,14 +171,14 @@ class Engine:
                 prefix = app_settings[app_name].policy.annotation_prefix
                 app_env = by_app[app_name].environment if app_name in by_app else environment
                 findings.extend(check_budgets(group, cost, prefix, app_env))
-        ledger = self._ledger_factory() if (record and self._ledger_factory) else None
+        with timer.stage("ledger"):
+            ledger = self._ledger_factory() if (record and self._ledger_factory) else None
         try:
             with timer.stage("risk"):
                 app = _primary_app(change_set)
                 history = self._history(ledger, app)
                 risk = assess(change_set, findings, cost, environment, history)
-                env_of_app = {a.name: a.environment for a in change_set.apps}
-                environment_of = {str(c.key): env_of_app[c.app] for c in changes if c.app in env_of_app}
+                environment_of = {str(c.key): by_app[c.app].environment for c in changes if c.app in by_app}
                 verdict, reasons = decide_verdict_per_environment(findings, environment_of, environment, risk=risk)
             decision = Decision(id="", verdict=verdict, strategy=risk.strategy, risk=risk.score,
                                 reasons=tuple(reasons))
@@ -203,7 +203,10 @@ class Engine:
         envs = {by_app[c.app] for c in change_set.changes if c.app in by_app}
         if not envs:
             if self.settings.environment:
-                return Environment.parse(self.settings.environment)
+                try:
+                    return Environment.parse(self.settings.environment)
+                except ValueError as exc:
+                    raise ConfigError(f"TOLLGATE_ENVIRONMENT: {exc}") from exc
             envs = {a.environment for a in change_set.apps} or {Environment.PRODUCTION}
         return max(envs, key=lambda e: _ENV_RANK[e])
 
