@@ -3,20 +3,26 @@
 A detector sees one series once, in time order, and answers every point with an anomaly score in [0, 1]
 before it sees the next one (no look-ahead). One detector instance holds the state of one series.
 
-The ensemble detector (registered as ``"ensemble"``) combines two views of a point:
+The ensemble detector (registered as ``"ensemble"``) combines three views of a point:
 
 * **prediction surprise** -- three simple predictors (last value, rolling median, median of the same time in
   the previous periods, the period being a day measured from the timestamps) are weighted by their recent
   log-loss; the point's residual against each predictor is standardised by that predictor's residual scale
   (a clipped moving mean absolute residual), and the standardised residuals are averaged with those weights;
 * **sequence novelty** -- values are quantised on a grid fixed after a warm-up, and a small variable-order
-  (PPM-style) model over the quantised sequence gives the surprise ``-log P(symbol | recent symbols)``.
+  (PPM-style) model over the quantised sequence gives the surprise ``-log P(symbol | recent symbols)``;
+* **range novelty** -- a value beyond everything the series has shown so far (after a warm-up), by more than
+  ``range_tolerance`` of the range seen, is an alarm on its own: its surprise is ``range_surprise`` plus the log
+  of the excess in tolerances. On the NAB dev split this is the strongest single signal (most labelled incidents
+  take the series somewhere it has never been) and the one with the fewest false alarms.
 
-Each view is calibrated against its own history in this series (empirical tail rank, extrapolated with an
-exponential tail beyond the largest values seen), so scores are comparable across series. The two calibrated
+The first two views are calibrated against their own history in this series (empirical tail rank, extrapolated
+with an exponential tail beyond the largest values seen), so scores are comparable across series. The
 surprises are combined by their maximum. After a point whose surprise reaches ``fire``, the detector stays
 quiet for ``suppress`` points (NAB rewards the first detection in a window and charges every extra one outside
 it). The surprise ``s`` (in nats) is returned as ``s / (s + squash)``, which keeps full float resolution.
+
+``"ensemble-v1"`` is the earlier two-view ensemble (range novelty off), kept for comparison.
 """
 
 from __future__ import annotations
@@ -156,7 +162,10 @@ class EnsembleSettings:
     warmup: int = 150
     """Points used to fix the quantisation grid of the sequence model."""
     levels: int = 5
-    """Quantisation steps between the warm-up's 1st and 99th percentiles."""
+    """Quantisation steps between the warm-up's 1st and 99th percentiles (its extremes if those are equal)."""
+    warmup_spread: bool = True
+    """Extend the warm-up until it holds two distinct values: a flat start cannot size the grid (otherwise every
+    later value would be a novel symbol)."""
     order: int = 1
     """Context length of the sequence model."""
     history: int = 3000
@@ -171,6 +180,10 @@ class EnsembleSettings:
     """Points kept quiet after an alarm."""
     squash: float = 10.0
     """Surprise mapped to 0.5 by the output squashing ``s / (s + squash)``."""
+    range_tolerance: float = 0.01
+    """Excess beyond the range seen so far, as a share of that range, that makes a range break (0 disables)."""
+    range_surprise: float = 12.0
+    """Surprise (nats) of a range break at exactly the tolerance; above ``fire``, so a break is an alarm."""
 
 
 _MEAN_ABS_TO_SIGMA = math.sqrt(math.pi / 2.0)
@@ -219,44 +232,46 @@ class _PredictorMixture:
     def __call__(self, t: float, x: float) -> float:
         if not self.lag and len(self.gaps) < 20:
             self._learn_lag(t)
-        cfg = self.cfg
         z = 0.0
         median = self.median.sorted
         if median:
+            cfg = self.cfg
             floor = 1e-3 * (self.hi - self.lo) + 1e-12
-            seasonal = self._seasonal() if self.lag else None
-            loss = self.loss
+            preds = (self.last, median[len(median) // 2], self._seasonal() if self.lag else None)
+            loss, scales, counts = self.loss, self.scale, self.seen
             forget = cfg.forget
             span = cfg.scale_window
-            zsum = wsum = 0.0
+            log = math.log
             best = math.inf
             zs = [-1.0, -1.0, -1.0]
-            for k in range(3):
-                pred = self.last if k == 0 else median[len(median) // 2] if k == 1 else seasonal
+            for k, pred in enumerate(preds):
                 if pred is None:
                     continue
                 err = x - pred if x >= pred else pred - x
-                seen = self.seen[k]
-                scale = self.scale[k]
+                seen = counts[k]
+                scale = scales[k]
                 if seen >= 10:
                     sigma = scale * _MEAN_ABS_TO_SIGMA
                     if sigma < floor:
                         sigma = floor
                     zk = err / sigma
-                    loss[k] += forget * (zk + math.log(sigma) - loss[k])
+                    lk = loss[k] = loss[k] + forget * (zk + log(sigma) - loss[k])
                     zs[k] = zk
-                    if loss[k] < best:
-                        best = loss[k]
-                # Residuals beyond 4 scales are clipped so that one outlier cannot inflate the scale.
-                clip = 4.0 * scale if seen >= 10 and scale > 0.0 else err
-                rate = 1.0 / (seen + 1) if seen < span else 1.0 / span
-                self.scale[k] = scale + rate * ((err if err < clip else clip) - scale)
-                self.seen[k] = seen + 1
+                    if lk < best:
+                        best = lk
+                    # Residuals beyond 4 scales are clipped so that one outlier cannot inflate the scale.
+                    if scale > 0.0 and err > 4.0 * scale:
+                        err = 4.0 * scale
+                scales[k] = scale + (err - scale) / (seen + 1 if seen < span else span)
+                counts[k] = seen + 1
+            zsum = wsum = 0.0
+            sharp = -cfg.sharpness
             for k in range(3):
-                if zs[k] >= 0.0:
-                    w = math.exp(-cfg.sharpness * (loss[k] - best))
+                zk = zs[k]
+                if zk >= 0.0:
+                    w = math.exp(sharp * (loss[k] - best))
                     wsum += w
-                    zsum += w * zs[k]
+                    zsum += w * zk
             if wsum:
                 z = zsum / wsum
         if self.lag:
@@ -293,7 +308,7 @@ class _SequenceNovelty:
         lo, hi = s[int(0.01 * n)], s[int(0.99 * n)]
         if hi <= lo:
             lo, hi = s[0], s[-1]
-        if hi <= lo:
+        if hi <= lo:  # only reached without ``warmup_spread``
             hi = lo + max(abs(lo) * 1e-3, 1e-9)
         self.step = (hi - lo) / self.cfg.levels
         self.base = lo
@@ -314,8 +329,11 @@ class _SequenceNovelty:
 
     def __call__(self, x: float) -> float | None:
         if not self.step:
-            self.warm.append(x)
-            if len(self.warm) >= self.cfg.warmup:
+            warm = self.warm
+            if self.cfg.warmup_spread and len(warm) >= self.cfg.warmup and x == warm[0] == warm[-1]:
+                return None  # still flat (all warm-up values are equal): a grid needs two distinct values
+            warm.append(x)
+            if len(warm) >= self.cfg.warmup and (not self.cfg.warmup_spread or min(warm) < max(warm)):
                 self._fix_grid()
             return None
         b = self._symbol(x)
@@ -333,8 +351,41 @@ class _SequenceNovelty:
         return -math.log(p)
 
 
+class _RangeNovelty:
+    """Surprise of a value outside the range ``[lo, hi]`` of all earlier values (0 inside it or while warming up).
+
+    The excess is measured in shares of ``hi - lo``; beyond ``tolerance`` the surprise is
+    ``base + log(excess / tolerance)``, so larger breaks rank higher.
+    """
+
+    __slots__ = ("base", "hi", "lo", "seen", "tolerance", "warmup")
+
+    def __init__(self, tolerance: float, base: float, warmup: int) -> None:
+        self.tolerance = tolerance
+        self.base = base
+        self.warmup = warmup
+        self.seen = 0
+        self.lo = math.inf
+        self.hi = -math.inf
+
+    def __call__(self, x: float) -> float:
+        lo, hi = self.lo, self.hi
+        seen = self.seen
+        self.seen = seen + 1
+        if x > hi:
+            self.hi = x
+        elif x < lo:
+            self.lo = x
+        else:
+            return 0.0  # inside the range: nothing new (the common case, kept cheap)
+        if seen < self.warmup or hi <= lo:
+            return 0.0
+        excess = (x - hi if x > hi else lo - x) / (hi - lo)
+        return self.base + math.log(excess / self.tolerance) if excess > self.tolerance else 0.0
+
+
 class EnsembleDetector:
-    """tollgate's streaming detector: prediction surprise and sequence novelty, calibrated per series."""
+    """tollgate's streaming detector: prediction surprise, sequence and range novelty, calibrated per series."""
 
     def __init__(self, settings: EnsembleSettings | None = None) -> None:
         cfg = settings or EnsembleSettings()
@@ -343,6 +394,9 @@ class EnsembleDetector:
         self._sequence = _SequenceNovelty(cfg)
         self._cal_predict = _TailCalibrator(cfg.history, cfg.tail_top, cfg.min_history)
         self._cal_sequence = _TailCalibrator(cfg.history, cfg.tail_top, cfg.min_history)
+        self._range = (
+            _RangeNovelty(cfg.range_tolerance, cfg.range_surprise, cfg.warmup) if cfg.range_tolerance > 0.0 else None
+        )
         self._quiet = 0
 
     def update(self, timestamp: float, value: float) -> float:
@@ -352,7 +406,13 @@ class EnsembleDetector:
         surprise = self._cal_predict(self._predict(timestamp, value))
         novelty = self._sequence(value)
         if novelty is not None:
-            surprise = max(surprise, self._cal_sequence(novelty))
+            novelty = self._cal_sequence(novelty)
+            if novelty > surprise:
+                surprise = novelty
+        if self._range is not None:
+            novelty = self._range(value)
+            if novelty > surprise:
+                surprise = novelty
         if self._quiet > 0:
             self._quiet -= 1
             return 0.0
@@ -362,6 +422,12 @@ class EnsembleDetector:
 
 
 register("ensemble")(EnsembleDetector)
+
+
+@register("ensemble-v1")
+def ensemble_v1() -> EnsembleDetector:
+    """The earlier ensemble: prediction surprise and sequence novelty only (no range novelty)."""
+    return EnsembleDetector(EnsembleSettings(range_tolerance=0.0, warmup_spread=False))
 
 
 def bench_detect(n_points: int = 100_000, name: str = "ensemble", seed: int = 7) -> float:

@@ -14,6 +14,8 @@ from tollgate.detect.detectors import (
     EnsembleDetector,
     EnsembleSettings,
     NullDetector,
+    _RangeNovelty,
+    _SequenceNovelty,
     bench_detect,
     get_detector,
     register,
@@ -112,3 +114,77 @@ def test_state_is_per_instance() -> None:
 def test_bench_detect_reports_points_per_second() -> None:
     rate = bench_detect(n_points=5_000)
     assert rate > 1_000.0
+
+
+# --------------------------------------------------------------------------------------------------------------
+# range novelty and the flat warm-up
+
+
+def test_range_novelty_alarms_on_a_value_beyond_the_range_seen() -> None:
+    novelty = _RangeNovelty(tolerance=0.01, base=12.0, warmup=100)
+    rng = random.Random(21)
+    inside = [novelty(rng.uniform(10.0, 20.0)) for _ in range(500)]
+    assert inside == [0.0] * 500  # new extremes during the warm-up, then nothing new
+    assert novelty(19.9) == 0.0
+    just_above = novelty(novelty.hi + 0.005 * (novelty.hi - novelty.lo))
+    assert just_above == 0.0  # within the tolerance
+    small = novelty(novelty.hi + 0.02 * (novelty.hi - novelty.lo))
+    large = novelty(novelty.lo - 1.0 * (novelty.hi - novelty.lo))
+    assert small == pytest.approx(12.0 + math.log(2.0), rel=0.05)
+    assert large > small > 12.0
+
+
+def test_range_novelty_is_silent_during_warm_up_and_on_a_flat_history() -> None:
+    novelty = _RangeNovelty(tolerance=0.01, base=12.0, warmup=50)
+    assert [novelty(v) for v in (1.0, 100.0, -100.0)] == [0.0, 0.0, 0.0]  # warm-up
+    flat = _RangeNovelty(tolerance=0.01, base=12.0, warmup=5)
+    for _ in range(20):
+        flat(3.0)
+    assert flat(4.0) == 0.0  # no range to measure the excess in; the next break is measured against [3, 4]
+    assert flat(10.0) > 12.0
+
+
+def test_ensemble_alarms_on_a_modest_range_break_that_the_previous_ensemble_misses() -> None:
+    # Recurring spikes to 80 make large residuals ordinary, so a new high of 84 is not extreme as a residual;
+    # it is 10% of the range beyond anything seen, which range novelty turns into an alarm.
+    rng = random.Random(4)
+    values = [80.0 if rng.random() < 0.02 else rng.uniform(40.0, 60.0) for _ in range(3000)]
+    values[2500] = 84.0
+    new = run(EnsembleDetector(), values)
+    old = run(get_detector("ensemble-v1")(), values)
+    cfg = EnsembleSettings()
+    alarm = cfg.fire / (cfg.fire + cfg.squash)
+    assert new[2500] >= alarm
+    assert new[2500] == max(new[1000:])
+    assert old[2500] < alarm
+
+
+def test_previous_ensemble_stays_registered_and_differs_only_in_its_settings() -> None:
+    v1 = get_detector("ensemble-v1")()
+    assert isinstance(v1, EnsembleDetector)
+    assert v1.cfg.range_tolerance == 0.0
+    assert not v1.cfg.warmup_spread
+    values = daily(1200, seed=13)
+    assert run(get_detector("ensemble-v1")(), values) == run(
+        EnsembleDetector(EnsembleSettings(range_tolerance=0.0, warmup_spread=False)), values
+    )
+
+
+def test_flat_warm_up_waits_for_two_distinct_values_before_fixing_the_grid() -> None:
+    cfg = EnsembleSettings(warmup=50)
+    sequence = _SequenceNovelty(cfg)
+    assert all(sequence(0.0) is None for _ in range(400))
+    assert sequence.step == 0.0 and len(sequence.warm) == cfg.warmup  # the flat warm-up does not grow
+    assert sequence(5.0) is None  # the first distinct value completes the warm-up
+    assert sequence.step == pytest.approx(5.0 / cfg.levels)
+    # With the grid sized by the data, a repeated burst value is soon familiar, not novel each time.
+    surprises = [s for _ in range(30) for s in (sequence(0.0), sequence(5.0)) if s is not None]
+    assert len(surprises) == 60
+    assert surprises[-1] < 0.5 * surprises[1]
+
+
+def test_without_warmup_spread_a_flat_start_gives_a_degenerate_grid() -> None:
+    sequence = _SequenceNovelty(EnsembleSettings(warmup=50, warmup_spread=False))
+    for _ in range(50):
+        sequence(0.0)
+    assert 0.0 < sequence.step < 1e-6
