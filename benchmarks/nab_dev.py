@@ -30,8 +30,8 @@ def main() -> None:
     name = "tollgate"
     scores = bench_nab(args.data, out, name=name, detector_factory=get_detector(args.detector))
     print("profile               score   threshold")
-    for prof in scores.values():
-        print(f"{prof.profile:20s} {prof.score:6.2f}   {prof.threshold:.6g}")
+    for result in scores.values():
+        print(f"{result.profile:20s} {result.score:6.2f}   {result.threshold:.6g}")
 
     results = read_results(out, name)
     windows = read_windows(args.data / "labels" / "combined_windows.json")
