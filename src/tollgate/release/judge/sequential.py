@@ -1,0 +1,435 @@
+"""Anytime-valid sequential tests for canary metrics.
+
+All three tests read baseline and canary as *aligned pairs* (sample i of each side was taken at the
+same time, as a Prometheus ``query_range`` over one window and step gives) and may be checked after
+every pair without inflating false alarms: each is built on a nonnegative (super)martingale under the
+null, so by Ville's inequality the chance that it *ever* crosses ``1/alpha`` is at most ``alpha``.
+
+* :func:`location_path` -- the shift of the canary mean. A confidence sequence for the mean of the
+  paired differences ``d = canary - baseline`` from the scale-invariant Gaussian-mixture Bayes factor of
+  the one-sample t-test (normal prior ``N(0, g)`` on the standardised effect, right-Haar prior on the
+  scale; Lai 1976, Pérez-Ortiz et al. 2022). Exact for Gaussian differences, conservative for symmetric
+  heavy tails. Serial correlation of ``d`` is allowed for by an AR(1) variance inflation (a heuristic:
+  it shrinks the effective sample size by ``(1 - r1) / (1 + r1)``).
+* :func:`tail_path` -- tail exceedance (p95/p99). Each pair is compared with the pooled quantile of all
+  *earlier* pairs; among pairs where exactly one side exceeds it, the canary side is, under the null
+  that a pair's two labels are exchangeable, a fair coin. A one-sided binomial mixture likelihood ratio
+  (uniform prior on ``p`` in [1/2, 1]) tests it. Exact under that null whatever the series look like
+  (autocorrelated, heavy-tailed, non-stationary). The pooled quantile includes canary samples, so a
+  canary with more than ~1 % outliers lifts the pooled p99 into its own tail: the p95 test catches those.
+* :func:`count_path` -- event counts (errors). Given the total count of a pair, the canary's share is
+  binomial with ``p = 1/2`` when both sides have the same rate and exposure (Poisson). A beta-mixture
+  confidence sequence for ``p`` gives the rate ratio ``p / (1 - p)``; counts are divided by an
+  estimated over-dispersion factor (Pearson chi-square / df, at least 1) so bursty data does not
+  pass for evidence.
+
+Each path function returns the decisions over time; :class:`SequentialOutcome` holds when the first
+fail/pass happened and the effect with its interval at that moment.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import optimize, special  # type: ignore[import-untyped]
+
+from tollgate.model.canary import Decision, Effect
+from tollgate.release.judge.preprocess import FloatArray
+
+__all__ = [
+    "DEFAULT_MIXTURE_G",
+    "SequentialOutcome",
+    "TailOutcome",
+    "beta_binomial_interval",
+    "count_path",
+    "location_path",
+    "t_mixture_critical",
+    "tail_path",
+]
+
+Direction = Literal["increase", "decrease", "either"]
+
+#: Prior variance of the standardised effect in the t-mixture; tuned on the canary benchmark (a
+#: smaller g is tighter for small effects late, a larger one for large effects early).
+DEFAULT_MIXTURE_G = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class SequentialOutcome:
+    """A sequential test's decision over the data it saw.
+
+    ``decision`` is the first of fail/pass reached at or after ``min_samples`` pairs (fail wins a
+    tie), else ``continue``; ``samples`` is the pair count at that moment (all pairs when undecided);
+    ``effect`` is the estimate and confidence-sequence interval at that moment. ``fail_at`` and
+    ``pass_at`` are the first pair counts where each condition held (None if never), ``critical`` is
+    true when the failure also exceeded the critical effect size. ``evidence`` is an e-value (the
+    largest the test reached), where defined.
+    """
+
+    decision: Decision
+    samples: int
+    effect: Effect | None
+    fail_at: int | None
+    pass_at: int | None
+    critical: bool = False
+    evidence: float | None = None
+    side: Literal["high", "low"] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TailOutcome:
+    """A tail test: ``fail_at`` the first pair count where it rejected, counts of exceedances."""
+
+    name: str
+    decision: Decision
+    samples: int
+    fail_at: int | None
+    canary_exceed: int
+    baseline_exceed: int
+    effect: Effect | None
+    evidence: float
+    log_e: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)
+
+
+def _first(mask: NDArray[np.bool_], start: int) -> int | None:
+    """1-based pair count of the first True at or after ``start`` pairs."""
+    idx = np.flatnonzero(mask[max(start, 1) - 1 :])
+    return int(idx[0]) + max(start, 1) if len(idx) else None
+
+
+def t_mixture_critical(n: FloatArray, alpha: float, g: float = DEFAULT_MIXTURE_G) -> FloatArray:
+    """Critical |t| of the t-mixture test at (effective) sample sizes ``n``: inf where it cannot reject.
+
+    Solves ``BF(t) = 1/alpha`` for ``BF = (1+ng)^(-1/2) [(1 + t²/ν) / (1 + t²/(ν(1+ng)))]^((ν+1)/2)``,
+    ``ν = n - 1``, in closed form.
+    """
+    n = np.asarray(n, dtype=np.float64)
+    nu = np.maximum(n - 1.0, 1e-9)
+    big = 1.0 + n * g
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        k = np.exp((2.0 / (nu + 1.0)) * (math.log(1.0 / alpha) + 0.5 * np.log(big)))
+        u = (k - 1.0) / (1.0 - k / big)
+        crit = np.sqrt(u * nu)
+    result: FloatArray = np.where((k < big) & (n >= 2), crit, np.inf)
+    return result
+
+
+def _directions(direction: Direction) -> tuple[bool, bool]:
+    return direction in ("increase", "either"), direction in ("decrease", "either")
+
+
+def location_path(
+    baseline: FloatArray,
+    canary: FloatArray,
+    *,
+    alpha: float,
+    direction: Direction,
+    fail_increase: float = 0.0,
+    fail_decrease: float = 0.0,
+    pass_margin: float = 0.10,
+    critical_increase: float | None = None,
+    critical_decrease: float | None = None,
+    min_samples: int = 20,
+    g: float = DEFAULT_MIXTURE_G,
+    confidence: float | None = None,
+    pass_guard: NDArray[np.bool_] | None = None,
+) -> SequentialOutcome:
+    """Sequential test of the canary's mean shift, relative to the baseline mean.
+
+    Margins are fractions of the baseline mean: it fails High once the interval's lower end exceeds
+    ``+fail_increase`` (Low: upper end below ``-fail_decrease``), and passes once the harmful side of the
+    interval is within ``pass_margin`` (at least the fail margin). ``critical_*`` are the larger margins
+    for a critical failure. ``alpha`` is the two-sided error of the confidence sequence.
+    ``pass_guard`` (one flag per pair) allows a pass only where it is true: other tests use it to hold
+    a pass back while they lean towards failing.
+    """
+    n_pairs = min(len(baseline), len(canary))
+    b = baseline[:n_pairs]
+    d = canary[:n_pairs] - b
+    if n_pairs < 2:
+        return SequentialOutcome(Decision.CONTINUE, n_pairs, None, None, None)
+    n = np.arange(1, n_pairs + 1, dtype=np.float64)
+    # Running moments, centred on the first difference to keep precision for large values.
+    shift = d[0]
+    dc = d - shift
+    s1 = np.cumsum(dc)
+    s2 = np.cumsum(dc * dc)
+    mean_c = s1 / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = np.maximum(s2 - n * mean_c * mean_c, 0.0) / np.maximum(n - 1.0, 1.0)
+        # Lag-1 autocorrelation of d around the running mean.
+        lag = np.concatenate(([0.0], np.cumsum(dc[1:] * dc[:-1])))
+        prev_sum = np.concatenate(([0.0], np.cumsum(dc[:-1])))  # sum of d_1..d_{t-1}
+        next_sum = s1 - dc[0]  # sum of d_2..d_t
+        cross = lag - mean_c * (prev_sum + next_sum) + (n - 1.0) * mean_c * mean_c
+        r1 = np.where(var > 0, cross / np.maximum(var * (n - 1.0), 1e-300), 0.0)
+    r1 = np.clip(np.nan_to_num(r1), 0.0, 0.9)
+    inflation = (1.0 + r1) / (1.0 - r1)
+    n_eff = n / inflation
+    crit = t_mixture_critical(n_eff, alpha, g)
+    with np.errstate(invalid="ignore"):
+        radius = crit * np.sqrt(var * inflation / n)
+    radius = np.where(var > 0, radius, np.inf)
+    mean = mean_c + shift
+    lower = np.maximum.accumulate(np.nan_to_num(mean - radius, nan=-np.inf, neginf=-np.inf))
+    upper = np.minimum.accumulate(np.nan_to_num(mean + radius, nan=np.inf, posinf=np.inf))
+
+    ref = np.abs(np.cumsum(b) / n)
+    pooled_sd = np.sqrt(var)
+    ref = np.where(ref > 0, ref, np.where(pooled_sd > 0, pooled_sd, 1.0))
+
+    up, down = _directions(direction)
+    no = np.zeros(n_pairs, bool)
+    fail_hi = (lower > fail_increase * ref) if up else no
+    fail_lo = (upper < -fail_decrease * ref) if down else no
+    ok = np.ones(n_pairs, bool)
+    if up:
+        ok &= upper < max(pass_margin, fail_increase) * ref
+    if down:
+        ok &= lower > -max(pass_margin, fail_decrease) * ref
+    if pass_guard is not None:
+        ok &= pass_guard[:n_pairs]
+    t_hi = _first(fail_hi, min_samples)
+    t_lo = _first(fail_lo, min_samples)
+    t_pass = _first(ok, min_samples)
+    fails = [t for t in (t_hi, t_lo) if t is not None]
+    t_fail = min(fails) if fails else None
+
+    if t_fail is not None and (t_pass is None or t_fail <= t_pass):
+        decision, at = Decision.FAIL, t_fail
+    elif t_pass is not None:
+        decision, at = Decision.PASS, t_pass
+    else:
+        decision, at = Decision.CONTINUE, n_pairs
+    i = at - 1
+    side: Literal["high", "low"] | None = None
+    critical = False
+    if decision is Decision.FAIL:
+        side = "high" if t_hi == t_fail else "low"
+        if side == "high" and critical_increase is not None:
+            critical = bool(lower[i] > critical_increase * ref[i])
+        if side == "low" and critical_decrease is not None:
+            critical = bool(upper[i] < -critical_decrease * ref[i])
+    conf = confidence if confidence is not None else 1.0 - alpha
+    effect = Effect(
+        measure="relative",
+        estimate=float(mean[i] / ref[i]),
+        lower=float(lower[i] / ref[i]),
+        upper=float(upper[i] / ref[i]),
+        confidence=conf,
+    )
+    return SequentialOutcome(decision, at, effect, t_fail, t_pass, critical, side=side)
+
+
+def _log_mixture_lr_upper(k: FloatArray, total: FloatArray) -> FloatArray:
+    """log of the binomial mixture LR against p = 1/2 with a uniform prior on p in [1/2, 1]."""
+    a = k + 1.0
+    bb = total - k + 1.0
+    tail = special.betaincc(a, bb, 0.5)
+    with np.errstate(divide="ignore"):
+        result: FloatArray = (
+            (total + 1.0) * math.log(2.0) + special.betaln(a, bb) + np.log(np.maximum(tail, 1e-300))
+        )
+    return result
+
+
+def tail_path(
+    baseline: FloatArray,
+    canary: FloatArray,
+    *,
+    quantile: float,
+    upper: bool,
+    alpha: float,
+    warmup: int = 10,
+    confidence: float = 0.95,
+    spread: bool = False,
+) -> TailOutcome:
+    """Do canary samples land beyond the pooled ``quantile`` of earlier samples more often than baseline ones?
+
+    ``upper`` tests the upper tail (values above the quantile); otherwise the lower tail (below the
+    ``1 - quantile`` quantile). With ``spread`` it asks instead whether the canary sample of a pair is
+    farther from the pooled running median than the baseline sample more often than not (a wider
+    spread; ``quantile`` and ``upper`` are ignored). Only fails, never passes.
+    """
+    n_pairs = min(len(baseline), len(canary))
+    if spread:
+        name = "spread"
+    else:
+        name = f"tail_p{round(quantile * 100)}" if upper else f"tail_p{round((1 - quantile) * 100)}_low"
+    pool: list[float] = []
+    k = np.zeros(n_pairs)
+    total = np.zeros(n_pairs)
+    canary_exceed = baseline_exceed = 0
+    kk = tt = 0
+    for i in range(n_pairs):
+        bi, ci = float(baseline[i]), float(canary[i])
+        if len(pool) >= 2 * warmup:
+            if spread:
+                h = pool[len(pool) // 2]
+                dist_c, dist_b = abs(ci - h), abs(bi - h)
+                a_c, a_b = dist_c > dist_b, dist_b > dist_c
+            elif upper:
+                h = pool[min(len(pool) - 1, math.ceil(quantile * len(pool)) - 1)]
+                a_c, a_b = ci >= h, bi >= h
+            else:
+                h = pool[max(0, math.floor((1 - quantile) * len(pool)))]
+                a_c, a_b = ci <= h, bi <= h
+            canary_exceed += a_c
+            baseline_exceed += a_b
+            if a_c != a_b:
+                tt += 1
+                kk += int(a_c)
+        k[i], total[i] = kk, tt
+        bisect.insort(pool, bi)
+        bisect.insort(pool, ci)
+    if n_pairs == 0:
+        return TailOutcome(name, Decision.CONTINUE, 0, None, 0, 0, None, 1.0)
+    log_lr = _log_mixture_lr_upper(k, total)
+    threshold = math.log(1.0 / alpha)
+    fail_at = _first(log_lr >= threshold, 1)
+    at = fail_at if fail_at is not None else n_pairs
+    kd, td = k[at - 1], total[at - 1]
+    effect = None
+    if td > 0:
+        lo, hi = beta_binomial_interval(kd, td, 1.0 - confidence)
+        estimate = (kd + 0.5) / (td - kd + 0.5)  # continuity-corrected: finite with no baseline exceedance
+        effect = Effect("exceedance_ratio", float(estimate), _ratio(lo), _ratio(hi), confidence)
+    return TailOutcome(
+        name,
+        Decision.FAIL if fail_at is not None else Decision.CONTINUE,
+        at,
+        fail_at,
+        canary_exceed,
+        baseline_exceed,
+        effect,
+        float(math.exp(min(float(np.max(log_lr)), 700.0))),
+        log_lr,
+    )
+
+
+def _ratio(p: float) -> float:
+    return math.inf if p >= 1.0 else p / (1.0 - p)
+
+
+def _log_lr_point(k: FloatArray | float, total: FloatArray | float, p: float) -> FloatArray:
+    """log of the uniform-mixture binomial LR against the point ``p`` (convex in p, least at k/n)."""
+    k_arr = np.asarray(k, dtype=np.float64)
+    t_arr = np.asarray(total, dtype=np.float64)
+    loglik = special.xlogy(k_arr, p) + special.xlog1py(t_arr - k_arr, -p)
+    result: FloatArray = special.betaln(k_arr + 1.0, t_arr - k_arr + 1.0) - loglik
+    return result
+
+
+def beta_binomial_interval(k: float, total: float, alpha: float) -> tuple[float, float]:
+    """Confidence-sequence interval for a binomial ``p`` after ``k`` successes in ``total`` trials.
+
+    The set of ``p`` whose uniform-mixture likelihood ratio is below ``1/alpha`` (valid at any stopping
+    time). Accepts fractional counts.
+    """
+    if total <= 0:
+        return 0.0, 1.0
+    p_hat = min(max(k / total, 0.0), 1.0)
+    threshold = math.log(1.0 / alpha)
+
+    def excess(p: float) -> float:
+        return float(_log_lr_point(k, total, p)) - threshold
+
+    eps = 1e-12
+    lo = 0.0 if p_hat <= eps or excess(eps) < 0 else float(optimize.brentq(excess, eps, p_hat))
+    hi = 1.0 if p_hat >= 1 - eps or excess(1 - eps) < 0 else float(optimize.brentq(excess, p_hat, 1 - eps))
+    return lo, hi
+
+
+def count_path(
+    baseline: FloatArray,
+    canary: FloatArray,
+    *,
+    alpha: float,
+    direction: Direction,
+    fail_increase: float = 1.0,
+    fail_decrease: float = 1.0,
+    pass_margin: float = 0.5,
+    critical_increase: float | None = None,
+    critical_decrease: float | None = None,
+    min_samples: int = 20,
+    confidence: float | None = None,
+) -> SequentialOutcome:
+    """Sequential comparison of event rates (counts per interval, equal exposure on both sides).
+
+    Thresholds are rate ratios (canary / baseline): fails High once the interval's lower end exceeds
+    ``max(fail_increase, 1)``, Low once its upper end is below ``min(fail_decrease, 1)``; passes once the
+    harmful end is within ``1 + pass_margin`` (or ``1 / (1 + pass_margin)`` for decreases).
+    """
+    n_pairs = min(len(baseline), len(canary))
+    if n_pairs == 0:
+        return SequentialOutcome(Decision.CONTINUE, 0, None, None, None)
+    b = np.maximum(baseline[:n_pairs], 0.0)
+    c = np.maximum(canary[:n_pairs], 0.0)
+    tot = b + c
+    k_raw = np.cumsum(c)
+    n_raw = np.cumsum(tot)
+    # Over-dispersion: Pearson chi-square of the per-pair canary shares around the pooled share.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sq = np.cumsum(np.where(tot > 0, c * c / np.where(tot > 0, tot, 1.0), 0.0))
+        m = np.cumsum(tot > 0)
+        p_hat = np.where(n_raw > 0, k_raw / np.maximum(n_raw, 1e-300), 0.5)
+        chi2 = (sq - k_raw * k_raw / np.maximum(n_raw, 1e-300)) / np.maximum(p_hat * (1 - p_hat), 1e-12)
+        phi = np.where(m > 20, chi2 / np.maximum(m - 1, 1), 1.0)
+    phi = np.maximum(np.nan_to_num(phi, nan=1.0), 1.0)
+    k = k_raw / phi
+    n = n_raw / phi
+    threshold = math.log(1.0 / alpha)
+    up, down = _directions(direction)
+
+    def excluded_below(p0: float) -> NDArray[np.bool_]:
+        """Interval lies wholly above p0."""
+        result: NDArray[np.bool_] = (n > 0) & (p_hat > p0) & (_log_lr_point(k, n, p0) >= threshold)
+        return result
+
+    def excluded_above(p0: float) -> NDArray[np.bool_]:
+        result: NDArray[np.bool_] = (n > 0) & (p_hat < p0) & (_log_lr_point(k, n, p0) >= threshold)
+        return result
+
+    def share(ratio: float) -> float:
+        return ratio / (1.0 + ratio)
+
+    r_hi = max(fail_increase, 1.0)
+    r_lo = min(fail_decrease, 1.0)
+    zeros = np.zeros(n_pairs, bool)
+    fail_hi = excluded_below(share(r_hi)) if up else zeros
+    fail_lo = excluded_above(share(r_lo)) if down else zeros
+    ok = np.ones(n_pairs, bool)
+    if up:
+        ok &= excluded_above(share(max(1.0 + pass_margin, r_hi)))
+    if down:
+        ok &= excluded_below(share(min(1.0 / (1.0 + pass_margin), r_lo)))
+    t_hi, t_lo, t_pass = _first(fail_hi, min_samples), _first(fail_lo, min_samples), _first(ok, min_samples)
+    fails = [t for t in (t_hi, t_lo) if t is not None]
+    t_fail = min(fails) if fails else None
+    if t_fail is not None and (t_pass is None or t_fail <= t_pass):
+        decision, at = Decision.FAIL, t_fail
+    elif t_pass is not None:
+        decision, at = Decision.PASS, t_pass
+    else:
+        decision, at = Decision.CONTINUE, n_pairs
+    i = at - 1
+    conf = confidence if confidence is not None else 1.0 - alpha
+    effect = None
+    if n[i] > 0:
+        lo, hi = beta_binomial_interval(float(k[i]), float(n[i]), alpha)
+        effect = Effect("rate_ratio", _ratio(float(p_hat[i])), _ratio(lo), _ratio(hi), conf)
+    side: Literal["high", "low"] | None = None
+    critical = False
+    if decision is Decision.FAIL:
+        side = "high" if t_hi == t_fail else "low"
+        if side == "high" and critical_increase is not None:
+            critical = bool(excluded_below(share(max(critical_increase, 1.0)))[i])
+        if side == "low" and critical_decrease is not None:
+            critical = bool(excluded_above(share(min(critical_decrease, 1.0)))[i])
+    evidence = float(np.exp(min(float(np.max(_log_lr_point(k, n, 0.5))), 700.0))) if n[-1] > 0 else 1.0
+    return SequentialOutcome(decision, at, effect, t_fail, t_pass, critical, evidence, side)

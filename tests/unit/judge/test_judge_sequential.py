@@ -1,0 +1,143 @@
+"""Anytime-valid sequential tests: error control under continuous monitoring, power, intervals."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from tollgate.model.canary import Decision
+from tollgate.release.judge.sequential import (
+    beta_binomial_interval,
+    count_path,
+    location_path,
+    t_mixture_critical,
+    tail_path,
+)
+
+
+def _bayes_factor(t: float, n: float, g: float) -> float:
+    nu = n - 1
+    return (1 + n * g) ** -0.5 * ((1 + t * t / nu) / (1 + t * t / (nu * (1 + n * g)))) ** ((nu + 1) / 2)
+
+
+@pytest.mark.parametrize("n", [20, 100, 1000])
+def test_critical_t_is_where_the_bayes_factor_reaches_one_over_alpha(n: int) -> None:
+    crit = float(t_mixture_critical(np.array([float(n)]), 0.02, 0.05)[0])
+    assert math.isfinite(crit)
+    assert _bayes_factor(crit, n, 0.05) == pytest.approx(50.0, rel=1e-6)
+    assert _bayes_factor(crit * 0.99, n, 0.05) < 50.0
+
+
+def test_tiny_samples_cannot_reject() -> None:
+    crit = t_mixture_critical(np.array([2.0, 5.0]), 0.02, 0.05)
+    assert np.all(np.isinf(crit))
+
+
+def test_location_false_fails_stay_below_alpha_when_checked_after_every_pair() -> None:
+    rng = np.random.default_rng(11)
+    fails = 0
+    runs = 300
+    for _ in range(runs):
+        b = rng.normal(100, 20, 400)
+        c = rng.normal(100, 20, 400)
+        outcome = location_path(b, c, alpha=0.05, direction="either", pass_margin=1e-9, min_samples=2)
+        fails += outcome.fail_at is not None  # any crossing, at any of the 400 looks
+    assert fails / runs <= 0.05
+
+
+def test_location_detects_a_ten_percent_shift_and_reports_it() -> None:
+    rng = np.random.default_rng(3)
+    b = rng.normal(200, 20, 500)
+    c = rng.normal(220, 20, 500)
+    outcome = location_path(b, c, alpha=0.02, direction="increase", min_samples=20)
+    assert outcome.decision is Decision.FAIL and outcome.side == "high"
+    assert outcome.samples < 500
+    assert outcome.effect is not None
+    assert outcome.effect.lower > 0 and outcome.effect.lower <= 0.10 <= outcome.effect.upper
+
+
+def test_location_passes_equal_sides_once_the_interval_is_within_the_margin() -> None:
+    rng = np.random.default_rng(4)
+    b = rng.normal(200, 10, 600)
+    c = rng.normal(200, 10, 600)
+    outcome = location_path(b, c, alpha=0.02, direction="increase", pass_margin=0.05, min_samples=20)
+    assert outcome.decision is Decision.PASS
+    assert outcome.effect is not None and outcome.effect.upper < 0.05
+    guard = np.zeros(600, bool)
+    held = location_path(b, c, alpha=0.02, direction="increase", pass_margin=0.05, pass_guard=guard)
+    assert held.decision is Decision.CONTINUE and held.samples == 600
+
+
+def test_location_respects_direction_and_allowed_increase() -> None:
+    rng = np.random.default_rng(5)
+    b = rng.normal(100, 5, 300)
+    c = rng.normal(80, 5, 300)  # a 20 % drop
+    assert location_path(b, c, alpha=0.02, direction="increase").decision is not Decision.FAIL
+    low = location_path(b, c, alpha=0.02, direction="decrease")
+    assert low.decision is Decision.FAIL and low.side == "low"
+    up = location_path(c, b, alpha=0.02, direction="increase", fail_increase=0.5)  # +25 %, 50 % allowed
+    assert up.decision is not Decision.FAIL
+
+
+def test_tail_test_is_exact_under_label_swaps_even_for_autocorrelated_heavy_tails() -> None:
+    rng = np.random.default_rng(6)
+    fails = 0
+    runs = 200
+    for _ in range(runs):
+        noise = rng.standard_t(2, 1200)
+        level = np.cumsum(rng.normal(0, 0.3, 1200))  # a random walk: strongly autocorrelated
+        x = (level + noise).reshape(600, 2)
+        swap = rng.random(600) < 0.5
+        b, c = np.where(swap, x[:, 1], x[:, 0]), np.where(swap, x[:, 0], x[:, 1])
+        fails += tail_path(b, c, quantile=0.95, upper=True, alpha=0.05).fail_at is not None
+    assert fails / runs <= 0.05
+
+
+def test_tail_test_catches_a_heavier_canary_tail() -> None:
+    rng = np.random.default_rng(8)
+    b = rng.normal(100, 10, 600)
+    c = rng.normal(100, 10, 600)
+    hit = rng.random(600) < 0.06
+    c[hit] += rng.uniform(30, 60, hit.sum())
+    # 6 % outliers fill the pooled p99 themselves; the p95 test sees them.
+    outcome = tail_path(b, c, quantile=0.95, upper=True, alpha=0.005)
+    assert outcome.decision is Decision.FAIL
+    assert outcome.canary_exceed > 2 * outcome.baseline_exceed
+    wider = tail_path(b, 100 + (rng.normal(100, 10, 600) - 100) * 2.0, quantile=0.5, upper=True,
+                      alpha=0.005, spread=True)
+    assert wider.decision is Decision.FAIL and wider.name == "spread"
+
+
+def test_count_test_compares_rates() -> None:
+    rng = np.random.default_rng(9)
+    b = rng.poisson(4.0, 300).astype(float)
+    doubled = count_path(b, rng.poisson(8.0, 300).astype(float), alpha=0.02, direction="increase")
+    assert doubled.decision is Decision.FAIL
+    assert doubled.effect is not None and doubled.effect.lower > 1.0 and doubled.effect.estimate == pytest.approx(
+        2.0, rel=0.35)
+    same = count_path(b, rng.poisson(4.0, 300).astype(float), alpha=0.02, direction="increase")
+    assert same.decision is Decision.PASS
+    none = count_path(np.zeros(50), np.zeros(50), alpha=0.02, direction="increase")
+    assert none.decision is Decision.CONTINUE and none.effect is None
+
+
+def test_count_false_fails_stay_below_alpha() -> None:
+    rng = np.random.default_rng(10)
+    fails = sum(
+        count_path(rng.poisson(2.0, 300).astype(float), rng.poisson(2.0, 300).astype(float), alpha=0.05,
+                   direction="either", min_samples=1).fail_at is not None
+        for _ in range(300)
+    )
+    assert fails / 300 <= 0.05
+
+
+def test_beta_binomial_interval_covers_and_shrinks() -> None:
+    lo, hi = beta_binomial_interval(50, 100, 0.05)
+    assert lo < 0.5 < hi
+    lo2, hi2 = beta_binomial_interval(500, 1000, 0.05)
+    assert lo < lo2 < 0.5 < hi2 < hi
+    assert beta_binomial_interval(0, 0, 0.05) == (0.0, 1.0)
+    lo0, hi0 = beta_binomial_interval(0, 40, 0.05)
+    assert lo0 == 0.0 and 0 < hi0 < 0.3
