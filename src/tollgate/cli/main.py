@@ -241,6 +241,60 @@ def bench_detect_command(
     emit(f"{detector}: {bench_detect(points, detector):,.0f} points/s\n")
 
 
+class JudgeMode(StrEnum):
+    SEQUENTIAL = "sequential"
+    MANNWHITNEY = "mannwhitney"
+
+
+@app.command("judge")
+def judge_command(
+    config: Annotated[Path, typer.Option(help="Canary config (YAML/JSON, or a Kayenta canaryConfig).")],
+    baseline: Annotated[str, typer.Option(help="Metric file (metric,timestamp,value) or prom:URL.")],
+    canary: Annotated[str, typer.Option(help="Metric file or prom:URL (the same URL as --baseline).")],
+    baseline_selector: Annotated[str | None, typer.Option(help="PromQL selector of the baseline pods.")] = None,
+    canary_selector: Annotated[str | None, typer.Option(help="PromQL selector of the canary pods.")] = None,
+    lookback: Annotated[float, typer.Option(help="Seconds of metrics to fetch from Prometheus.")] = 1800.0,
+    step: Annotated[float, typer.Option(help="Query step in seconds.")] = 30.0,
+    end: Annotated[float | None, typer.Option(help="End of the window, unix seconds (default: now).")] = None,
+    mode: Annotated[JudgeMode, typer.Option(help="sequential (anytime-valid) or Kayenta's mannwhitney.")] =
+        JudgeMode.SEQUENTIAL,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+    no_record: Annotated[bool, typer.Option("--no-record", help="Do not write a ledger decision.")] = False,
+) -> None:
+    """Canary verdict from metric files or PromQL: exit 0 pass, 1 fail, 4 inconclusive."""
+    from tollgate.canary import PromWindow, judge_sources
+    from tollgate.model.canary import CanaryVerdict
+
+    s = settings()
+    window = None
+    if baseline_selector is not None and canary_selector is not None:
+        window = PromWindow(baseline_selector, canary_selector, lookback_s=lookback, step_s=step, end=end)
+    result, decision_id = judge_sources(
+        config, baseline, canary, mode="mannwhitney" if mode is JudgeMode.MANNWHITNEY else "sequential",
+        window=window, ledger_factory=None if no_record else (lambda: open_ledger(s)),
+    )
+    if fmt == "json":
+        metrics = [{
+            "name": m.name,
+            "classification": m.classification.value,
+            "effect": None if m.effect is None else m.effect.estimate,
+            "interval": None if m.effect is None else [m.effect.lower, m.effect.upper],
+            "measure": None if m.effect is None else m.effect.measure,
+            "reason": m.reason,
+        } for m in result.metrics]
+        emit(json.dumps({"verdict": result.verdict.value, "score": result.score, "reason": result.reason,
+                         "decisionId": decision_id, "mode": result.mode, "metrics": metrics}, indent=2) + "\n")
+    else:
+        emit(f"{result.verdict.value.upper()}  score {result.score:.2f}  ({result.reason})"
+             + (f"  decision {decision_id}" if decision_id else "") + "\n")
+        for m in result.metrics:
+            emit(f"  {m.classification.value:<17} {m.reason}\n")
+    if result.verdict is CanaryVerdict.FAIL:
+        raise typer.Exit(EXIT_BLOCK)
+    if result.verdict is CanaryVerdict.INCONCLUSIVE:
+        raise typer.Exit(EXIT_INCONCLUSIVE)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (errors mapped to the fixed exit codes)."""
     try:
