@@ -230,6 +230,18 @@ def bench_nab_command(
             emit(f"{profile:<20} {score.score:7.2f}  threshold {score.threshold:.4f}\n")
 
 
+@bench_app.command("canary")
+def bench_canary_command(
+    data: Annotated[Path, typer.Option(help="NAB data dir: baseline traffic is built from its real series.")],
+    seed: Annotated[int, typer.Option(help="Random seed of the generated suite.")] = 0,
+    cases: Annotated[int, typer.Option(help="Cases per regression type (and as many nulls).")] = 60,
+) -> None:
+    """Sequential judge vs Kayenta-style Mann-Whitney on generated regressions and null cases (JSON)."""
+    from tollgate.release.judge.bench import bench_canary
+
+    emit(json.dumps(bench_canary(data, seed, cases_per_type=cases), indent=2, default=str) + "\n")
+
+
 @bench_app.command("detect")
 def bench_detect_command(
     points: Annotated[int, typer.Option(help="Points in the synthetic series.")] = 100_000,
