@@ -1,0 +1,367 @@
+"""Natural-language request -> policy frame (template id + normalised slots), never guessing.
+
+Pipeline: check the request (non-empty, at most 2,000 characters) -> retrieval over the template
+library (MiniLM cosine, max over each template's description and utterances) -> lexical re-ranking
+(each template's ``cues``: direction words such as "at least"/"at most", metric words such as
+"5xx"/"latency") -> the deterministic slot parser (:mod:`.slots`) -> a question for any required slot that
+is missing or ambiguous. Below the confidence threshold the request is out of library: ``template``
+is ``None`` and the question says so.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from tollgate.policy.nl import slots as sl
+from tollgate.policy.nl.library import SlotSpec, Template, load_library
+from tollgate.policy.nl.slots import Found, Text
+
+#: Below this re-ranked score the request is treated as outside the library (tuned on dev only).
+THRESHOLD = 0.45
+#: Added to a template's score when one of its boost cues matches, subtracted for a penalty cue.
+CUE_BOOST = 0.10
+CUE_PENALTY = 0.12
+DEFAULT = "default"
+
+
+class Encoder(Protocol):
+    """Turns texts into unit vectors (rows)."""
+
+    def encode(self, texts: Sequence[str]) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A parsed request: the ``policy parse --json`` document plus where each slot came from.
+
+    ``spans`` maps each slot to ``[[start, end], ...]`` (character offsets in the request) or to
+    ``"default"`` for a documented default. ``ranking`` lists the top three ``(template id, score)``.
+    """
+
+    template: str | None
+    slots: dict[str, Any]
+    confidence: float
+    question: str | None
+    spans: dict[str, Any] = field(default_factory=dict)
+    ranking: tuple[tuple[str, float], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "template": self.template,
+            "slots": self.slots,
+            "confidence": round(self.confidence, 4),
+            "question": self.question,
+            "spans": self.spans,
+        }
+
+
+class _Index:
+    """Template vectors (max over description + utterances), built once per encoder."""
+
+    def __init__(self, encoder: Encoder, templates: Sequence[Template]) -> None:
+        texts: list[str] = []
+        owners: list[int] = []
+        for i, template in enumerate(templates):
+            for text in (template.description, *template.utterances):
+                texts.append(text)
+                owners.append(i)
+        self.vectors = np.asarray(encoder.encode(texts), dtype=np.float32)
+        self.owners = np.asarray(owners)
+        self.templates = list(templates)
+
+    def scores(self, vector: Any) -> Any:
+        sims = self.vectors @ np.asarray(vector, dtype=np.float32)
+        best = np.full(len(self.templates), -1.0, dtype=np.float32)
+        np.maximum.at(best, self.owners, sims)
+        return best
+
+
+class Parser:
+    """Parses requests into :class:`Frame` values; reuse one instance (it caches template vectors)."""
+
+    def __init__(self, encoder: Encoder | None = None, *, threshold: float = THRESHOLD) -> None:
+        if encoder is None:
+            from tollgate.policy.nl.embed import default_encoder
+
+            encoder = default_encoder()
+        self.encoder = encoder
+        self.threshold = threshold
+        self.library = load_library()
+        self._index = _Index(encoder, list(self.library.values()))
+
+    def rank(self, text: str) -> list[tuple[Template, float]]:
+        """Every template with its re-ranked score, best first."""
+        vector = np.asarray(self.encoder.encode([text]), dtype=np.float32)[0]
+        base = self._index.scores(vector)
+        lower = Text(text).lower
+        ranked = []
+        for template, score in zip(self._index.templates, base, strict=True):
+            value = float(score)
+            if any(p.search(lower) for p in template.boost):
+                value += CUE_BOOST
+            if any(p.search(lower) for p in template.penalty):
+                value -= CUE_PENALTY
+            ranked.append((template, value))
+        ranked.sort(key=lambda pair: pair[1], reverse=True)
+        return ranked
+
+    def parse(self, request: str) -> Frame:
+        """The frame of one request; raises :class:`~tollgate.errors.InputError` for empty or too long text."""
+        text = sl.check_request(request)
+        ranked = self.rank(text)
+        top, score = ranked[0]
+        ranking = tuple((t.id, round(s, 4)) for t, s in ranked[:3])
+        confidence = float(min(1.0, max(0.0, score)))
+        if score < self.threshold:
+            return Frame(
+                template=None,
+                slots={},
+                confidence=confidence,
+                question=("This request does not match any guardrail template "
+                          f"(closest: {top.id}, score {score:.2f}). Rephrase it as one of the library's "
+                          "guardrails, or write the Rego by hand."),
+                ranking=ranking,
+            )
+        values, spans, questions = fill_slots(top, text)
+        return Frame(
+            template=top.id,
+            slots=values,
+            confidence=confidence,
+            question=" ".join(questions) if questions else None,
+            spans=spans,
+            ranking=ranking,
+        )
+
+
+_LOCK = threading.Lock()
+_PARSER: Parser | None = None
+
+
+def default_parser() -> Parser:
+    """The process-wide parser over the bundled MiniLM encoder."""
+    global _PARSER
+    with _LOCK:
+        if _PARSER is None:
+            _PARSER = Parser()
+        return _PARSER
+
+
+def parse_request(text: str) -> Frame:
+    """Parse one request with :func:`default_parser`."""
+    return default_parser().parse(text)
+
+
+# ------------------------------------------------------------------ slot filling
+@dataclass(slots=True)
+class _Fill:
+    text: Text
+    values: dict[str, Any] = field(default_factory=dict)
+    spans: dict[str, Any] = field(default_factory=dict)
+    questions: list[str] = field(default_factory=list)
+
+    def set(self, name: str, value: Any, found: Sequence[Found]) -> None:
+        self.values[name] = value
+        self.spans[name] = [[f.start, f.end] for f in found]
+
+    def one(self, spec: SlotSpec, found: Sequence[Found], what: str) -> None:
+        """A single-valued slot: one distinct value, else the default, else a question."""
+        distinct = list(dict.fromkeys(_freeze(f.value) for f in found if f.value is not None))
+        if len(distinct) == 1:
+            self.set(spec.name, found[[_freeze(f.value) for f in found].index(distinct[0])].value,
+                     [f for f in found if _freeze(f.value) == distinct[0]])
+        elif len(distinct) > 1:
+            shown = ", ".join(str(v) for v in distinct)
+            self.questions.append(f"The request names several {what} values ({shown}); which one?")
+        elif any(f.value is None for f in found):
+            self.questions.append(f"Which {what}? The request names one I cannot normalise.")
+        else:
+            self.default(spec, f"Which {what}?")
+
+    def many(self, spec: SlotSpec, found: Sequence[Found], what: str) -> None:
+        """A list slot: the distinct values in order, else the default, else a question."""
+        values: list[Any] = []
+        for f in found:
+            for v in f.value if isinstance(f.value, list) else [f.value]:
+                if v not in values:
+                    values.append(v)
+        if values:
+            self.set(spec.name, values, found)
+        else:
+            self.default(spec, f"Which {what}?")
+
+    def default(self, spec: SlotSpec, question: str) -> None:
+        if spec.required:
+            self.questions.append(question)
+        else:
+            self.values[spec.name] = spec.default
+            self.spans[spec.name] = DEFAULT
+
+
+def _freeze(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+_COUNT_NOUNS = {
+    "count": r"replicas?|pods?|instances?|copies",
+    "approvals": r"approvals?|approvers?|reviewers?|reviews?|sign-?offs?|people|engineers|maintainers",
+    "deploy_count": r"deploys?|deployments?|releases?|rollouts?|times|pushes",
+}
+_INT = re.compile(r"(?<![\w.$€£%-])(\d+)(?![\w.%]|\s*(?:%|percent|pct|[a-z]*bytes?\b|mi\b|gi\b|m\b|ms\b|s\b|"
+                  r"min|h\b|hours?|days?|seconds?|minutes?|cores?|cpus?))")
+
+
+def _counts(t: Text, slot_type: str) -> list[Found]:
+    near = re.compile(rf"(?<![\w.])(\d+)\s+(?:[a-z-]+\s+){{0,2}}?(?:{_COUNT_NOUNS[slot_type]})\b")
+    found = [t.found(int(m.group(1)), m.start(1), m.end(1)) for m in near.finditer(t.lower)]
+    if slot_type == "approvals":
+        by = re.compile(r"\b(?:by|from)\s+(?:at least\s+)?(\d+)\b")
+        found += [t.found(int(m.group(1)), m.start(1), m.end(1)) for m in by.finditer(t.lower)]
+    if found:
+        return found
+    return [t.found(int(m.group(1)), m.start(1), m.end(1)) for m in _INT.finditer(t.lower)]
+
+
+_WINDOW_CUE = re.compile(r"(?:\bfor|\bduring|\bwithin|\bin|\blasting|\bsustained|\bheld|\bwindow of|"
+                         r"\blonger than|\bmore than|\bat least|\bconsecutive|\bpast|\blast)\s+(?:a\s+|an\s+|the\s+)?"
+                         r"(?:(?:more|longer) than\s+|at least\s+)?$")
+
+
+def _latency(fill: _Fill, template: Template) -> None:
+    t = fill.text
+    windows: list[Found] = []
+    others: list[Found] = []
+    for f, m in zip(sl.durations(t), t.finditer(sl._DURATION), strict=True):
+        before = t.lower[max(0, m.start() - 30) : m.start()]
+        after = t.lower[m.end() : m.end() + 12]
+        (windows if _WINDOW_CUE.search(before) or re.match(r"\s*(window|period|interval)", after) else others).append(f)
+    ms = sl.milliseconds(t)
+    if ms:
+        windows, others = windows + others, []
+    thresholds = ms + [Found(_seconds_to_ms(f.value), f.start, f.end) for f in others]
+    fill.one(template.slot("threshold_ms"), thresholds, "latency threshold (ms)")
+    fill.one(template.slot("duration_s"), windows, "duration (how long must latency stay high?)")
+
+
+def _seconds_to_ms(value: float) -> int | float:
+    ms = value * 1000
+    return int(ms) if float(ms).is_integer() else ms
+
+
+def _freeze_window(fill: _Fill, template: Template) -> None:
+    t = fill.text
+    days = sl.weekdays(t)
+    fill.many(template.slot("days"), days, "days")
+    found_dates = sl.dates(t)
+    found_times = sl.times(t)
+    start_spec, end_spec = template.slot("start"), template.slot("end")
+    if found_dates:
+        if any(d.value is None for d in found_dates):
+            fill.questions.append("Which year do the freeze dates fall in? Give dates as YYYY-MM-DD.")
+            return
+        ordered = sorted(found_dates, key=lambda d: str(d.value))
+        fill.set("start", ordered[0].value, [ordered[0]])
+        fill.set("end", ordered[-1].value, [ordered[-1]])
+        return
+    if len(found_times) >= 3:
+        fill.questions.append("The request names more than two times; what are the start and end of the freeze?")
+        return
+    if len(found_times) == 2:
+        fill.set("start", found_times[0].value, [found_times[0]])
+        fill.set("end", found_times[1].value, [found_times[1]])
+        return
+    if len(found_times) == 1:
+        only = found_times[0]
+        before = t.lower[max(0, only.start - 20) : only.start]
+        if re.search(r"\b(after|from|past|starting|since|beyond)\s+$", before):
+            fill.set("start", only.value, [only])
+            fill.default(end_spec, "")
+        elif re.search(r"\b(before|until|till|up to)\s+$", before):
+            fill.default(start_spec, "")
+            fill.set("end", only.value, [only])
+        else:
+            fill.questions.append(f"Does the freeze start or end at {only.value}?")
+        return
+    if days:
+        fill.default(start_spec, "")
+        fill.default(end_spec, "")
+        return
+    fill.questions.append("When does the freeze apply (days, times or dates)?")
+
+
+def _money(fill: _Fill, template: Template) -> None:
+    t = fill.text
+    found = sl.money(t)
+    amounts = list(dict.fromkeys(f.value for f in found))
+    if len(amounts) > 1:
+        fill.questions.append("The request names several amounts; which one is the budget?")
+    elif amounts:
+        amount, currency = amounts[0]
+        fill.set("amount", amount, found)
+        fill.set("currency", currency, found)
+    else:
+        bare = sl.bare_amounts(t)
+        if len(bare) == 1:
+            fill.set("amount", bare[0].value, bare)
+        else:
+            fill.questions.append("What is the budget amount?")
+        fill.questions.append("Which currency is the budget in (e.g. USD, EUR)?")
+    fill.one(template.slot("period"), sl.periods(t), "budget period (day, week, month or year)")
+    fill.one(template.slot("scope"), sl.scopes(t), "budget scope")
+
+
+_WHAT = {
+    "percent": "threshold percentage", "window": "duration (how long must it stay above the threshold?)",
+    "action": "action (block, rollback, pause or alert)", "percentile": "latency percentile (e.g. p99)",
+    "environment": "environment", "cpu": "CPU cap (e.g. 500m or 2 cores)", "memory": "memory cap (e.g. 512Mi or 2GB)",
+    "count": "number of replicas", "approvals": "number of approvals", "deploy_count": "number of deploys per day",
+    "branch": "branch", "scope": "scope", "step_pct": "canary step percentage",
+}
+_LISTS = {
+    "kinds": "kinds of object", "namespaces": "namespaces", "registries": "registries (e.g. ghcr.io/acme)",
+    "instance_types": "instance types (e.g. m5.large)", "regions": "regions (e.g. us-east-1)",
+    "service_types": "service types", "probes": "probes", "resources": "resources",
+}
+_SINGLE: dict[str, Callable[[Text], list[Found]]] = {
+    "percent": sl.percents, "window": sl.durations, "action": sl.actions, "percentile": sl.percentiles,
+    "environment": sl.environments, "cpu": sl.cpus, "memory": sl.memories, "branch": sl.branches,
+    "step_pct": sl.percents,
+}
+
+
+def fill_slots(template: Template, request: str) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """Slot values, their spans and the questions for missing or ambiguous slots of ``template``."""
+    fill = _Fill(Text(request))
+    t = fill.text
+    if template.id == "metrics.latency_threshold":
+        _latency(fill, template)
+    if template.id == "release.change_freeze_window":
+        _freeze_window(fill, template)
+    if template.id == "cost.budget_cap":
+        _money(fill, template)
+    for spec in template.slots:
+        if spec.name in fill.values or spec.name in fill.spans:
+            continue
+        if template.id in {"metrics.latency_threshold", "release.change_freeze_window", "cost.budget_cap"} and \
+                spec.type in {"latency_ms", "window", "start", "end", "weekdays", "amount", "currency", "period",
+                              "scope"}:
+            continue
+        if spec.type in ("label_key", "annotation_key"):
+            noun = "label" if spec.type == "label_key" else "annotation"
+            fill.one(spec, sl.label_keys(t, noun), f"{noun} key")
+        elif spec.type in _COUNT_NOUNS:
+            fill.one(spec, _counts(t, spec.type), _WHAT[spec.type])
+        elif spec.type in _SINGLE:
+            fill.one(spec, _SINGLE[spec.type](t), _WHAT[spec.type])
+        elif spec.type in _LISTS:
+            fill.many(spec, sl.EXTRACTORS[spec.type](t), _LISTS[spec.type])
+        else:  # pragma: no cover - the catalogue is validated by the tests
+            raise ValueError(f"{template.id}: no parser for slot type {spec.type}")
+    ordered = {s.name: fill.values[s.name] for s in template.slots if s.name in fill.values}
+    spans = {s.name: fill.spans[s.name] for s in template.slots if s.name in fill.spans}
+    return ordered, spans, fill.questions
