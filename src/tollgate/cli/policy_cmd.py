@@ -1,0 +1,130 @@
+"""``tollgate policy parse|new|test``: guardrails from plain English (templates, slots, Rego, fixtures)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tollgate.cli.output import emit, err_console
+from tollgate.errors import InputError, ParseError, PolicyError
+
+policy_app = typer.Typer(help="Write guardrail policies from plain English and test them.", no_args_is_help=True)
+
+FIXTURES_SUFFIX = ".fixtures.json"
+EXIT_FAILED = 1
+
+
+def _frame_line(frame: Any) -> str:
+    return json.dumps(frame.to_json(), sort_keys=False) + "\n"
+
+
+@policy_app.command("parse")
+def parse(
+    text: Annotated[str | None, typer.Argument(help="The request, e.g. \"require a team label\".")] = None,
+    input_file: Annotated[Path | None, typer.Option("--input", help="A file with one request per line.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the frame as JSON (one object per line).")] = False,
+) -> None:
+    """Parse a request into a template and slots (no files are written)."""
+    from tollgate.policy.nl.parse import default_parser
+
+    if (text is None) == (input_file is None):
+        raise InputError("give either a request TEXT or --input FILE")
+    parser = default_parser()
+    if input_file is not None:
+        try:
+            lines = input_file.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise InputError(f"{input_file}: cannot read: {exc.strerror}") from exc
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                frame = parser.parse(line)
+            except InputError as exc:
+                raise ParseError(str(input_file), exc.message, line=number) from exc
+            emit(_frame_line(frame) if as_json else _describe(frame))
+        return
+    assert text is not None
+    frame = parser.parse(text)
+    emit(_frame_line(frame) if as_json else _describe(frame))
+
+
+def _describe(frame: Any) -> str:
+    if frame.template is None:
+        return f"no template (confidence {frame.confidence:.2f}): {frame.question}\n"
+    slots = ", ".join(f"{k}={json.dumps(v)}" for k, v in frame.slots.items()) or "(no slots)"
+    line = f"{frame.template} (confidence {frame.confidence:.2f}): {slots}\n"
+    return line + (f"question: {frame.question}\n" if frame.question else "")
+
+
+@policy_app.command("new")
+def new(
+    text: Annotated[str, typer.Argument(help="The guardrail in plain English.")],
+    directory: Annotated[Path, typer.Option("--dir", help="Policy directory of the repo.")] = Path("policies"),
+    name: Annotated[str | None, typer.Option(help="Policy name (file stem and Rego package suffix).")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing policy of the same name.")] = False,
+) -> None:
+    """Render the request as Rego with fixtures, run the fixtures, and write both if they all pass."""
+    from tollgate.policy.nl.fixtures import generate, run_fixtures
+    from tollgate.policy.nl.parse import parse_request
+    from tollgate.policy.nl.render import render
+
+    frame = parse_request(text)
+    if frame.template is None or frame.question:
+        raise InputError(frame.question or "the request could not be parsed",
+                         hint=f"parsed so far: {json.dumps(frame.to_json()['slots'])} ({frame.template})")
+    policy = render(frame.template, frame.slots, name=name)
+    rego_path = directory / f"{policy.name}.rego"
+    fixtures_path = directory / f"{policy.name}{FIXTURES_SUFFIX}"
+    if not force and (rego_path.exists() or fixtures_path.exists()):
+        raise InputError(f"{rego_path} already exists", hint="choose another --name or pass --force")
+    cases = generate(policy)
+    results = run_fixtures(str(rego_path), policy.rego, cases)
+    failed = [r for r in results if not r.passed]
+    if failed:
+        details = "; ".join(f"{r.name}: expected {r.expect}, got {r.got}" for r in failed)
+        raise PolicyError(f"{rego_path}: generated policy fails its own fixtures ({details}); nothing written")
+    directory.mkdir(parents=True, exist_ok=True)
+    rego_path.write_text(policy.rego, encoding="utf-8")
+    document = {"template": policy.template, "request": text, "slots": frame.slots, "spans": frame.spans,
+                "params": policy.params, "cases": cases}
+    fixtures_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    err_console.print(f"wrote {rego_path} and {fixtures_path} ({len(results)} fixtures pass)")
+    emit(f"{policy.template} -> {rego_path}\n")
+
+
+@policy_app.command("test")
+def test(
+    directory: Annotated[Path, typer.Argument(help="Policy directory.")] = Path("policies"),
+) -> None:
+    """Run every ``*.fixtures.json`` against its ``.rego`` policy; exit 1 if any fixture fails."""
+    from tollgate.policy.nl.fixtures import run_fixtures
+
+    if not directory.is_dir():
+        raise InputError(f"{directory}: policy directory does not exist")
+    files = sorted(directory.rglob(f"*{FIXTURES_SUFFIX}"))
+    if not files:
+        raise InputError(f"{directory}: no *{FIXTURES_SUFFIX} files found")
+    total = failures = 0
+    for path in files:
+        rego_path = path.with_name(path.name[: -len(FIXTURES_SUFFIX)] + ".rego")
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            cases = document["cases"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ParseError(str(path), f"not a fixtures file: {exc}") from exc
+        if not rego_path.is_file():
+            raise InputError(f"{path}: its policy {rego_path} does not exist")
+        results = run_fixtures(str(rego_path), rego_path.read_text(encoding="utf-8"), cases)
+        bad = [r for r in results if not r.passed]
+        total += len(results)
+        failures += len(bad)
+        emit(f"{'FAIL' if bad else 'ok  '} {rego_path} ({len(results) - len(bad)}/{len(results)})\n")
+        for r in bad:
+            emit(f"     {r.name}: expected {r.expect}, got {r.got} {list(r.messages)}\n")
+    emit(f"{total - failures}/{total} fixtures pass in {len(files)} policies\n")
+    if failures:
+        raise typer.Exit(EXIT_FAILED)
