@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tollgate.errors import ConfigError
 from tollgate.model import Severity
+from tollgate.policy import checks_security  # noqa: F401 - registers the security checks
 from tollgate.policy.checks import CHECKS, CheckSpec
 from tollgate.policy.params import PARAM_NAMES
 
