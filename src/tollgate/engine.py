@@ -34,6 +34,7 @@ from tollgate.policy.engine import evaluate
 from tollgate.policy.params import PolicyParams
 from tollgate.policy.rego import evaluate_rego
 from tollgate.policy.rulepack import load_builtin_pack, load_pack_file, merge_packs
+from tollgate.policy.security import load_security_pack
 from tollgate.release.risk import RiskHistory, assess
 from tollgate.release.verdict import decide_verdict_per_environment
 from tollgate.render.json_report import review_to_dict
@@ -218,7 +219,7 @@ class Engine:
     def _findings(self, git: GitSource, commit: str, config: RepoConfig,
                   groups: Mapping[str, Sequence[ResourceChange]], app_settings: Mapping[str, Settings],
                   repo_settings: Settings) -> list[Finding]:
-        pack = load_builtin_pack()
+        pack = load_security_pack() if self.settings.policy.security_packs else load_builtin_pack()
         for path in self.settings.policy.rule_packs:
             pack = merge_packs(pack, load_pack_file(path))
         findings: list[Finding] = []

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tollgate.errors import ConfigError
@@ -54,6 +54,10 @@ class PolicySettings(BaseModel):
     annotation_prefix: str = Field(
         default="tollgate.dev", description="Domain of the FinOps annotations (max-monthly-cost, …)."
     )
+    security_packs: bool = Field(
+        default=False,
+        description="Also run the IaC security packs (TG-K8S-006.., TG-TF-002..) in reviews; `scan` always does.",
+    )
 
 
 class RenderSettings(BaseModel):
@@ -70,6 +74,26 @@ class LedgerSettings(BaseModel):
     url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: a SQLite file in the user data dir."
     )
+
+
+class ApiSettings(BaseModel):
+    """The HTTP service (``tollgate serve``)."""
+
+    token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of every mutating or approving endpoint (TOLLGATE_API__TOKEN); "
+        "unset: those endpoints answer 503.",
+    )
+    webhook_token: SecretStr | None = Field(
+        default=None,
+        description="Extra token accepted only on the Flagger webhooks, which cannot send headers and pass "
+        "it as metadata.token (TOLLGATE_API__WEBHOOK_TOKEN); it cannot approve or request rollbacks.",
+    )
+    canary_dir: Path | None = Field(
+        default=None, description="Directory of named canary configs (<name>.yaml, .yml or .json)."
+    )
+    prometheus_url: str | None = Field(default=None, description="Prometheus the judge endpoints query.")
+    environment: str = Field(default="production", description="Environment recorded on API decisions.")
 
 
 class RepoOverrides(BaseModel):
@@ -97,6 +121,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     render: RenderSettings = Field(default_factory=RenderSettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     def with_overrides(self, overrides: Mapping[str, Any], where: str) -> Settings:
         """A copy with ``overrides`` (a :class:`RepoOverrides` mapping) applied.

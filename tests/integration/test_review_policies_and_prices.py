@@ -197,3 +197,19 @@ def test_unknown_override_is_a_config_error_naming_app_and_field(
     err = capsys.readouterr().err
     assert rc == 2
     assert "apps[agents].overrides.node_cuont" in err
+
+
+def test_security_packs_join_the_review_when_enabled(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    commit(repo, {"apps/api/production/api.yaml": DEPLOY.format(annotations="    team: api", replicas=2,
+                                                                image="ghcr.io/x/api:1.0")}, "api")
+    commit(repo, {"apps/api/production/api.yaml": DEPLOY.format(annotations="    team: api", replicas=3,
+                                                                image="ghcr.io/x/api:1.0")}, "scale")
+    _, data = review_json(repo, capsys)
+    assert not [f for f in data["findings"] if int(f["rule_id"].split("-")[-1]) >= 6]
+    monkeypatch.setenv("TOLLGATE_POLICY__SECURITY_PACKS", "true")
+    _, data = review_json(repo, capsys)
+    security = {f["rule_id"] for f in data["findings"] if f["rule_id"].startswith("TG-K8S-")
+                and int(f["rule_id"].split("-")[-1]) >= 6}
+    assert "TG-K8S-006" in security  # allowPrivilegeEscalation is not set to false

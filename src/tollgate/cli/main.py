@@ -195,6 +195,20 @@ def bench_policy(
 
 
 @app.command()
+def scan(
+    path: Annotated[Path, typer.Argument(help="Directory or file of manifests, Helm charts and Terraform.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or sarif")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the result to this file.")] = None,
+) -> None:
+    """IaC security and policy checks on a tree, no Git needed (exit 1 on a high or critical finding)."""
+    from tollgate.cli.scan import scan_command
+
+    rc = scan_command(path, fmt, output, settings=settings())
+    if rc:
+        raise typer.Exit(rc)
+
+
+@app.command()
 def detect(
     input_dir: Annotated[Path, typer.Option("--input", help="NAB layout: DIR/<category>/<file>.csv.")],
     output_dir: Annotated[Path, typer.Option("--output", help="Results root: OUT/NAME/<category>/NAME_<file>.csv.")],
