@@ -19,6 +19,7 @@ from rich.text import Text
 
 from tollgate import __version__
 from tollgate.cli.output import emit, err_console
+from tollgate.cli.policy_cmd import policy_app
 from tollgate.engine import Engine
 from tollgate.errors import TollgateError
 from tollgate.ledger.store import Ledger
@@ -39,6 +40,7 @@ ledger_app = typer.Typer(help="Inspect and verify the decision ledger.", no_args
 bench_app = typer.Typer(help="Reproducible speed and quality benchmarks.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(bench_app, name="bench")
+app.add_typer(policy_app, name="policy")
 
 
 class ReviewFormat(StrEnum):
