@@ -23,10 +23,19 @@ from tollgate.policy.nl.library import SlotSpec, Template, load_library
 from tollgate.policy.nl.slots import Found, Text
 
 #: Below this re-ranked score the request is treated as outside the library (tuned on dev only).
-THRESHOLD = 0.45
+THRESHOLD = 0.42
 #: Added to a template's score when one of its boost cues matches, subtracted for a penalty cue.
 CUE_BOOST = 0.10
 CUE_PENALTY = 0.12
+#: Subtracted from every score when the request states no constraint at all (no modal, limit or action word):
+#: guardrails constrain something, so "write me a poem" or "send a cost report" are not guardrails.
+NO_CONSTRAINT_PENALTY = 0.15
+_CONSTRAINT = re.compile(
+    r"\b(must|should|shall|needs?|require[sd]?|required|mandatory|only|no|not|never|don'?t|doesn'?t|cannot|can'?t|"
+    r"may|block|deny|reject|forbid\w*|ban\w*|disallow\w*|prevent|limit\w*|cap\w*|at most|at least|max\w*|min\w*|"
+    r"keep|allow\w*|roll ?back|rollback|alert|page|pause|abort|revert|fail|freeze|if|when|whenever|exceed\w*|above|"
+    r"below|under|over|enforce|pin\w*|restrict\w*|ensure|make sure|ha(ve|s) to|permitted|prohibit\w*|avoid)\b"
+)
 DEFAULT = "default"
 
 
@@ -100,6 +109,7 @@ class Parser:
         vector = np.asarray(self.encoder.encode([text]), dtype=np.float32)[0]
         base = self._index.scores(vector)
         lower = Text(text).lower
+        unconstrained = _CONSTRAINT.search(lower) is None
         ranked = []
         for template, score in zip(self._index.templates, base, strict=True):
             value = float(score)
@@ -107,6 +117,8 @@ class Parser:
                 value += CUE_BOOST
             if any(p.search(lower) for p in template.penalty):
                 value -= CUE_PENALTY
+            if unconstrained:
+                value -= NO_CONSTRAINT_PENALTY
             ranked.append((template, value))
         ranked.sort(key=lambda pair: pair[1], reverse=True)
         return ranked
@@ -217,8 +229,11 @@ _INT = re.compile(r"(?<![\w.$€£%-])(\d+)(?![\w.%]|\s*(?:%|percent|pct|[a-z]*b
 
 
 def _counts(t: Text, slot_type: str) -> list[Found]:
-    near = re.compile(rf"(?<![\w.])(\d+)\s+(?:[a-z-]+\s+){{0,2}}?(?:{_COUNT_NOUNS[slot_type]})\b")
-    found = [t.found(int(m.group(1)), m.start(1), m.end(1)) for m in near.finditer(t.lower)]
+    near = re.compile(rf"(?<![\w.])(\d+)(?:\s*(?:or|to|-)\s*(\d+))?\s+(?:[a-z-]+\s+){{0,2}}?"
+                      rf"(?:{_COUNT_NOUNS[slot_type]})\b")
+    found = []
+    for m in near.finditer(t.lower):
+        found += [t.found(int(m.group(g)), m.start(g), m.end(g)) for g in (1, 2) if m.group(g)]
     if slot_type == "approvals":
         by = re.compile(r"\b(?:by|from)\s+(?:at least\s+)?(\d+)\b")
         found += [t.found(int(m.group(1)), m.start(1), m.end(1)) for m in by.finditer(t.lower)]

@@ -179,7 +179,8 @@ _CURRENCY_WORD = {"usd": "USD", "dollar": "USD", "dollars": "USD", "eur": "EUR",
                   "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "chf": "CHF", "jpy": "JPY"}
 _MONEY_SYMBOL = re.compile(rf"([$€£])\s*{_NUM}\s*(k|m)?\b")
 _MONEY_WORD = re.compile(rf"{_NUM}\s*(k|m)?\s*(usd|dollars?|eur|euros?|gbp|pounds?|chf|jpy)\b")
-_MONEY_BARE = re.compile(rf"(?:under|below|over|above|than|at|of|exceed\w*|within)\s+{_NUM}\s*(k)?\b(?!\s*[%a-z])")
+_MONEY_BARE = re.compile(rf"(?:under|below|over|above|than|at|of|exceed\w*|within)\s+{_NUM}\s*(k)?\b"
+                         r"(?!\s*(?:%|percent|pct|[kmgt]i?b?\b|replicas?|pods?|cores?|cpus?|ms|s\b|min|hours?|days?))")
 _PERIOD = re.compile(r"(?:\b(?:per|a|an|each|every|/)\s*(day|week|month|year|mo|yr)\b|\b(daily|weekly|monthly|"
                      r"yearly|annually|annual|quarterly)\b|/(day|week|month|year|mo|yr)\b)")
 _PERIOD_NAME = {"day": "day", "daily": "day", "week": "week", "weekly": "week", "month": "month", "mo": "month",
@@ -304,7 +305,7 @@ def label_keys(t: Text, noun: str) -> list[Found]:
     out = [t.found(m.group(1).strip(), m.start(1), m.end(1)) for m in _QUOTED.finditer(t.norm)]
     if out:
         return out
-    after = re.compile(rf"\b{noun}s?\s+(?:(?:called|named|key|with key)\s+)?({_KEY_CHARS})")
+    after = re.compile(rf"\b{noun}(?:s|l?ed)?\s+(?:(?:called|named|key|with key|with|with the)\s+)?({_KEY_CHARS})")
     before = re.compile(rf"({_KEY_CHARS})\s+{noun}s?\b")
     for pattern in (after, before):
         for m in pattern.finditer(t.lower):
@@ -320,7 +321,9 @@ _REGISTRY = re.compile(r"(?<![\w@/.-])((?:[a-z0-9-]+\.)+[a-z]{2,}(?::\d+)?(?:/[a
 
 def registries(t: Text) -> list[Found]:
     """Registry hosts with an optional path: ``ghcr.io/acme``, ``registry.local:5000``."""
-    return [t.found(m.group(1).rstrip("/."), m.start(1), m.end(1)) for m in t.finditer(_REGISTRY)]
+    machines = {f.value.lower() for f in instance_types(t)}
+    return [t.found(m.group(1).rstrip("/."), m.start(1), m.end(1)) for m in t.finditer(_REGISTRY)
+            if m.group(1) not in machines]
 
 
 _INSTANCE = re.compile(r"(?<![\w.-])([a-z]\d[a-z0-9-]*\.[0-9]*[a-z]+|[a-z]\d[a-z]?-(?:standard|highmem|highcpu)-\d+|"
@@ -429,10 +432,11 @@ def dates(t: Text) -> list[Found]:
     return out
 
 
-_BRANCH = re.compile(r"\b(?:from|off|on)\s+(?:the\s+)?`?([a-z0-9][a-z0-9._/*-]*)`?\s+branch(?:es)?\b|"
+_BRANCH = re.compile(r"\b`?([a-z0-9][a-z0-9._/*-]*)`?\s+branch(?:es)?\b|"
                      r"\bbranch(?:es)?\s+(?:named\s+|called\s+)?`?([a-z0-9][a-z0-9._/*-]*)`?|"
                      r"\b(?:from|off)\s+(?:the\s+)?`?(main|master|develop|trunk|release/\*|release-\*|releases?/[a-z0-9.*_-]+)`?")
-_NOT_BRANCH = {"a", "the", "any", "other", "that", "this", "protected", "only", "must"}
+_NOT_BRANCH = {"a", "the", "any", "other", "that", "this", "protected", "only", "must", "may", "can", "should",
+               "is", "are", "be", "same", "default", "feature", "each", "every", "one", "which", "what", "from"}
 
 
 def branches(t: Text) -> list[Found]:
