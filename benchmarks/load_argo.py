@@ -1,0 +1,195 @@
+"""Load benchmark of ``POST /v1/judge/argo`` over loopback (open loop, fixed rate, stops by itself).
+
+Starts ``tollgate serve``'s app under uvicorn in a child process on 127.0.0.1 -- with a SQLite ledger
+file and an in-process fake metric source (two metrics, 120 samples per side, half the canaries
+regressed) so that the service, the judge and the ledger are measured, not Prometheus -- then sends
+``--rate`` requests per second for ``--duration`` seconds on a fixed schedule and reports latency
+percentiles. Latency is measured from each request's *scheduled* start, so client-side queueing
+counts against the service (no coordinated omission).
+
+    python3 benchmarks/load_argo.py                      # 200 req/s for 60 s
+    python3 benchmarks/load_argo.py --rate 50 --duration 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+TOKEN = "bench-token"
+END = 1_700_000_000.0
+SAMPLES, STEP = 120, 5.0
+CONFIG = """
+name: checkout
+metrics:
+  - name: latency
+    query: 'http_latency_ms{ {{selector}} }'
+    direction: increase
+    groups: [latency]
+  - name: cpu
+    query: 'sum(rate(cpu_seconds_total{ {{selector}} }[1m]))'
+    groups: [saturation]
+classifier:
+  groupWeights: {latency: 70, saturation: 30}
+"""
+
+
+def bench_app() -> object:
+    """The app under test (a uvicorn factory, so ``--workers`` can start several processes)."""
+    from tollgate.api import create_app
+    from tollgate.model.canary import Series
+    from tollgate.settings import ApiSettings, Settings
+    from tollgate.sources.metrics import FakeMetricSource, LabeledSeries, render_query
+
+    workdir = Path(os.environ["TOLLGATE_BENCH_WORKDIR"])
+    (workdir / "canaries").mkdir(exist_ok=True)
+    (workdir / "canaries" / "checkout.yaml").write_text(CONFIG, encoding="utf-8")
+    rng = np.random.default_rng(42)
+    stamps = tuple(END - (SAMPLES - 1 - i) * STEP for i in range(SAMPLES))
+    source = FakeMetricSource()
+    for track, factor in (("stable", 1.0), ("good", 1.0), ("bad", 1.3)):
+        for template, mean, sd in (("http_latency_ms{ {{selector}} }", 200.0 * factor, 10.0 * factor),
+                                   ("sum(rate(cpu_seconds_total{ {{selector}} }[1m]))", 0.5, 0.05)):
+            values = tuple(float(v) for v in rng.normal(mean, sd, SAMPLES))
+            source.answers[render_query(template, f'track="{track}"')] = [
+                LabeledSeries({"track": track}, Series(values, stamps))]
+    settings = Settings(ledger_url=f"sqlite:///{workdir / 'ledger.db'}",
+                        api=ApiSettings(token=TOKEN, canary_dir=workdir / "canaries"))
+    return create_app(settings, metric_source=source)
+
+
+def _serve(port: int, workers: int) -> None:
+    import uvicorn
+
+    uvicorn.run("load_argo:bench_app", factory=True, host="127.0.0.1", port=port, workers=workers,
+                app_dir=str(Path(__file__).resolve().parent), log_level="warning", access_log=False)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _body(i: int) -> dict[str, object]:
+    return {"config": "checkout", "baselineSelector": 'track="stable"',
+            "canarySelector": 'track="good"' if i % 2 == 0 else 'track="bad"',
+            "lookback": "10m", "step": "5s", "end": END, "rollout": "checkout", "namespace": "shop"}
+
+
+async def _load(base: str, rate: float, duration: float, timeout: float, max_inflight: int) -> dict[str, object]:
+    total = int(rate * duration)
+    latencies: list[float] = []
+    statuses: Counter[str] = Counter()
+    verdicts: Counter[str] = Counter()
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout, headers=headers) as client:
+
+        async def one(i: int, scheduled: float) -> None:
+            try:
+                response = await client.post("/v1/judge/argo", json=_body(i))
+                statuses[str(response.status_code)] += 1
+                if response.status_code == 200:
+                    verdicts[response.json()["verdict"]] += 1
+            except httpx.HTTPError as exc:
+                statuses[type(exc).__name__] += 1
+            latencies.append(time.perf_counter() - scheduled)
+
+        start = time.perf_counter() + 0.2
+        pending: set[asyncio.Task[None]] = set()
+        dropped = 0
+        for i in range(total):  # spawn each request at its scheduled time (no backlog of sleeping tasks)
+            scheduled = start + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if len(pending) >= max_inflight:  # the service is saturated: do not pile up more
+                dropped += 1
+                continue
+            task = asyncio.create_task(one(i, scheduled))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        if pending:
+            await asyncio.gather(*pending)
+        elapsed = time.perf_counter() - start
+    ms = np.array(latencies or [math.nan]) * 1000.0
+    return {
+        "requests": total, "sent": total - dropped, "dropped_saturated": dropped,
+        "rate_target": rate, "rate_achieved": round(len(latencies) / elapsed, 1),
+        "duration_s": round(elapsed, 2), "statuses": dict(statuses), "verdicts": dict(verdicts),
+        "p50_ms": round(float(np.percentile(ms, 50)), 2), "p90_ms": round(float(np.percentile(ms, 90)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2), "max_ms": round(float(ms.max()), 2),
+        "mean_ms": round(statistics.fmean(ms.tolist()), 2),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=200.0, help="requests per second (default 200)")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60, max 600)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds at the same rate first, not counted")
+    parser.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, seconds")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
+    parser.add_argument("--max-inflight", type=int, default=400,
+                        help="requests outstanding at most; later ones are dropped and counted (saturation)")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        _serve(args.serve, args.workers)
+        return 0
+    if not (0 < args.rate <= 2000 and 0 < args.duration <= 600):
+        parser.error("--rate must be in (0, 2000] and --duration in (0, 600]")
+    port = _free_port()
+    with tempfile.TemporaryDirectory(prefix="tollgate-load-") as tmp:
+        server = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--workers", str(args.workers)],
+                                  env={**os.environ, "PYTHONUNBUFFERED": "1", "TOLLGATE_BENCH_WORKDIR": tmp})
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                if server.poll() is not None or time.monotonic() > deadline:
+                    print("server did not start", file=sys.stderr)
+                    return 1
+                time.sleep(0.1)
+            if args.warmup > 0:
+                asyncio.run(_load(base, args.rate, args.warmup, args.timeout, args.max_inflight))
+            report = asyncio.run(_load(base, args.rate, args.duration, args.timeout, args.max_inflight))
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    report["workers"] = args.workers
+    report["cpus"] = os.cpu_count()
+    print(f"POST /v1/judge/argo  {report['requests']} requests at {report['rate_achieved']}/s "
+          f"(target {args.rate:g}/s): p50 {report['p50_ms']} ms, p90 {report['p90_ms']} ms, "
+          f"p99 {report['p99_ms']} ms, max {report['max_ms']} ms; statuses {report['statuses']}; "
+          f"verdicts {report['verdicts']}; dropped (saturated) {report['dropped_saturated']}")
+    print(json.dumps(report, sort_keys=True))
+    ok = report["statuses"] == {"200": report["sent"]} and not report["dropped_saturated"]
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
