@@ -211,6 +211,18 @@ def scan(
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """The HTTP service: Argo Rollouts web provider, Flagger webhooks, Kayenta remote judge, /metrics."""
+    from tollgate.cli.serve import serve_command
+
+    serve_command(host, port, workers)
+
+
+@app.command()
 def detect(
     input_dir: Annotated[Path, typer.Option("--input", help="NAB layout: DIR/<category>/<file>.csv.")],
     output_dir: Annotated[Path, typer.Option("--output", help="Results root: OUT/NAME/<category>/NAME_<file>.csv.")],
