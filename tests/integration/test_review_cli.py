@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from gitutil import git
 
 from tollgate.cli.demo import build_demo_repo
 from tollgate.cli.main import main
@@ -20,13 +21,6 @@ CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "corpu
 BOUTIQUE = CORPUS / "microservices-demo" / "kubernetes-manifests"
 
 CPU_HOUR, RAM_GIB_HOUR, HOURS = 0.031611, 0.004237, 730.0
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
-    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True,
-                          text=True).stdout.strip()
 
 
 @pytest.fixture

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from gitutil import git
+from gitutil import write_files as write
 
 from tollgate.errors import RefError
 from tollgate.sources.git import GitRepo, GitSource
 
 pytestmark = pytest.mark.integration
-
-
-def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    base_env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
-                "GIT_COMMITTER_EMAIL": "t@example.com", "HOME": str(repo), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
-                         env={**base_env, **(env or {})})
-    return out.stdout.strip()
-
-
-def write(repo: Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        path = repo / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
 
 
 @pytest.fixture

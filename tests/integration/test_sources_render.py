@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from gitutil import git
 
 from tollgate.errors import RenderError, ToolNotFoundError
 from tollgate.model.changes import ChangeKind
@@ -45,13 +46,6 @@ metadata:
 spec:
   replicas: {n}
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.com", "HOME": str(repo), "PATH": "/usr/bin:/bin"}
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
-                          env=env).stdout.strip()
 
 
 def commit(repo: Path, message: str) -> str:
