@@ -97,19 +97,14 @@ class Engine:
         if repo_book and git is not None and commit is not None:
             if not isinstance(repo_book, str):
                 raise ConfigError("tollgate.yaml: settings.pricebook must be a path in the repo")
-            text = git.read_file(commit, repo_book).decode("utf-8")
-            fmt = "csv" if repo_book.endswith(".csv") else "yaml"
-            book = merge_pricebooks(book, load_pricebook(text, fmt, repo_book, preferred_region=pricing.region),
-                                    preferred_region=pricing.region)
+            book = _merge_book(book, git.read_file(commit, repo_book).decode("utf-8"), repo_book, pricing.region)
         if pricing.pricebook is not None:
             path = pricing.pricebook
             try:
                 text = path.read_text(encoding="utf-8")
             except OSError as exc:
                 raise ConfigError(f"{path}: cannot read price book ({exc.strerror})") from exc
-            fmt = "csv" if path.suffix.lower() == ".csv" else "yaml"
-            book = merge_pricebooks(book, load_pricebook(text, fmt, str(path), preferred_region=pricing.region),
-                                    preferred_region=pricing.region)
+            book = _merge_book(book, text, str(path), pricing.region)
         if pricing.focus_file is not None:
             rows = read_focus_price_rows(pricing.focus_file)
             book = pricebook_with_focus(book, rows, preferred_region=pricing.region)
@@ -280,6 +275,12 @@ class Engine:
             app=app,
             tool_version=result.tollgate_version,
         )
+
+
+def _merge_book(book: PriceBook, text: str, name: str, region: str | None) -> PriceBook:
+    """``book`` overridden by the price book in ``text`` (CSV when ``name`` ends in .csv, else YAML)."""
+    fmt = "csv" if name.lower().endswith(".csv") else "yaml"
+    return merge_pricebooks(book, load_pricebook(text, fmt, name, preferred_region=region), preferred_region=region)
 
 
 def attribute_sources(changes: Sequence[ResourceChange], apps: Sequence[AppSpec],
