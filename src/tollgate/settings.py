@@ -96,6 +96,38 @@ class ApiSettings(BaseModel):
     environment: str = Field(default="production", description="Environment recorded on API decisions.")
 
 
+class BillingSettings(BaseModel):
+    """FOCUS billing data (``tollgate cost …``)."""
+
+    store: Path | None = Field(
+        default=None, description="DuckDB billing store; default: billing.duckdb in the data dir."
+    )
+
+
+class RightsizeSettings(BaseModel):
+    """Rightsizing (``tollgate rightsize``)."""
+
+    prometheus_url: str | None = Field(default=None, description="Prometheus holding the usage history.")
+    strategy: str = Field(default="krr-simple", description="Recommendation strategy (krr-simple or vpa).")
+    history: str = Field(default="14d", description="Usage history window (Prometheus duration).")
+
+
+class RollbackSettings(BaseModel):
+    """Rollback of a failed canary as a Git proposal."""
+
+    mode: str = Field(default="off", description="off, branch or commit.")
+    repo: Path | None = Field(default=None, description="GitOps repo the rollback is proposed in.")
+
+
+class LlmSettings(BaseModel):
+    """Optional OpenAI-compatible endpoint; off unless ``url`` is set. It only rephrases or proposes."""
+
+    url: str | None = Field(default=None, description="Base URL of an OpenAI-compatible API (…/v1).")
+    model: str = Field(default="gpt-4o-mini", description="Model name sent to the endpoint.")
+    api_key: SecretStr | None = Field(default=None, description="Bearer key for the endpoint.")
+    timeout_s: float = Field(default=30.0, gt=0, description="Timeout of one request.")
+
+
 class RepoOverrides(BaseModel):
     """Settings a repo may set in ``tollgate.yaml`` (``settings:``) and each app in its ``overrides:``."""
 
@@ -122,6 +154,10 @@ class Settings(BaseSettings):
     render: RenderSettings = Field(default_factory=RenderSettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    billing: BillingSettings = Field(default_factory=BillingSettings)
+    rightsize: RightsizeSettings = Field(default_factory=RightsizeSettings)
+    rollback: RollbackSettings = Field(default_factory=RollbackSettings)
+    llm: LlmSettings = Field(default_factory=LlmSettings)
 
     def with_overrides(self, overrides: Mapping[str, Any], where: str) -> Settings:
         """A copy with ``overrides`` (a :class:`RepoOverrides` mapping) applied.
@@ -149,3 +185,7 @@ class Settings(BaseSettings):
         if url:
             return url
         return f"sqlite:///{self.data_dir / 'ledger.db'}"
+
+    def resolved_billing_store(self) -> Path:
+        """The billing store in force: explicit setting, else ``billing.duckdb`` under ``data_dir``."""
+        return self.billing.store or self.data_dir / "billing.duckdb"

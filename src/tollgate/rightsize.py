@@ -1,0 +1,1 @@
+"""Rightsizing orchestration: usage from Prometheus -> strategy -> source file -> Git proposal -> ledger."""
