@@ -1,0 +1,755 @@
+"""The FOCUS billing store: FOCUS 1.0-1.3 exports ingested into DuckDB, read back as cost cubes.
+
+Ingest (:meth:`BillingStore.ingest`) reads CSV (plain or gzip) and Parquet with DuckDB, maps the columns
+onto one canonical FOCUS 1.2 table (1.3's ``ServiceProviderName`` fills ``ProviderName`` when that is
+absent; column names match case-insensitively), keeps ``x_`` and other custom columns as text columns,
+stores ``Tags`` as DuckDB JSON, and tolerates the quirks of real exports:
+
+* ``NULL``/``null`` literals and empty strings are nulls;
+* timestamps without ``T``/``Z`` (``2024-09-18 22:00:00``), with offsets, or US dates (``4/1/25``) parse
+  as UTC; values that do not parse become null and are reported;
+* casing drift in enumerated columns ("Usage-based") is normalised to the spec spelling and reported.
+
+Validation against ``finops.md`` §1.2 is reported as warnings (never fatal): missing mandatory columns,
+nulls where the spec forbids them, ``ListCost = ListUnitPrice x PricingQuantity`` (and the contracted
+twin), ``EffectiveCost = BilledCost`` on credits and adjustments, commitment balance per
+``CommitmentDiscountId`` (purchases billed = usage amortised), charge periods that end before they
+start, invalid ``Tags`` JSON, several currencies. A file without ``BilledCost``, ``EffectiveCost`` or
+``ChargePeriodStart`` is refused with :class:`~tollgate.errors.InputError` naming the file and column.
+
+Idempotence: a file whose SHA-256 digest was ingested before is skipped; rows of a new file that are
+identical to rows already stored from another file (same row identity: a hash of every column value)
+are dropped, so re-exports that overlap earlier ones do not double-count.
+
+Series (:meth:`BillingStore.cube`): cost per hour or day bucket (UTC) and any set of dimensions. Mixed
+granularity rule: a row whose charge period fits in one bucket is counted in the bucket of its
+``ChargePeriodStart``; a row whose charge period spans several buckets (a daily Azure row in an hourly
+cube, a monthly charge in a daily cube) is spread over the buckets it covers, in proportion to the time
+it overlaps each one. Totals are therefore preserved exactly at every granularity.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import duckdb
+import numpy as np
+
+from tollgate.errors import DependencyError, InputError, ParseError
+from tollgate.model.focus import FileIngest, IngestSummary
+from tollgate.model.series import DEFAULT_DIMS, CostCube, CostMetric, Granularity, bucket_unit
+
+__all__ = [
+    "COST_COLUMNS",
+    "DIMENSIONS",
+    "REQUIRED_COLUMNS",
+    "BillingSource",
+    "BillingStore",
+    "FakeBillingStore",
+    "file_digest",
+]
+
+log = logging.getLogger(__name__)
+
+TABLE = "focus_rows"
+FILES = "focus_files"
+
+_TS, _NUM, _JSON, _STR = "TIMESTAMP", "DOUBLE", "JSON", "VARCHAR"
+
+#: Canonical FOCUS 1.2 (+1.3) columns and their store types.
+FOCUS_COLUMNS: dict[str, str] = {
+    "AvailabilityZone": _STR, "BilledCost": _NUM, "BillingAccountId": _STR, "BillingAccountName": _STR,
+    "BillingAccountType": _STR, "BillingCurrency": _STR, "BillingPeriodEnd": _TS, "BillingPeriodStart": _TS,
+    "CapacityReservationId": _STR, "CapacityReservationStatus": _STR, "ChargeCategory": _STR,
+    "ChargeClass": _STR, "ChargeDescription": _STR, "ChargeFrequency": _STR, "ChargePeriodEnd": _TS,
+    "ChargePeriodStart": _TS, "CommitmentDiscountCategory": _STR, "CommitmentDiscountId": _STR,
+    "CommitmentDiscountName": _STR, "CommitmentDiscountQuantity": _NUM, "CommitmentDiscountStatus": _STR,
+    "CommitmentDiscountType": _STR, "CommitmentDiscountUnit": _STR, "ConsumedQuantity": _NUM,
+    "ConsumedUnit": _STR, "ContractedCost": _NUM, "ContractedUnitPrice": _NUM, "EffectiveCost": _NUM,
+    "InvoiceId": _STR, "InvoiceIssuerName": _STR, "ListCost": _NUM, "ListUnitPrice": _NUM,
+    "PricingCategory": _STR, "PricingCurrency": _STR, "PricingCurrencyContractedUnitPrice": _NUM,
+    "PricingCurrencyEffectiveCost": _NUM, "PricingCurrencyListUnitPrice": _NUM, "PricingQuantity": _NUM,
+    "PricingUnit": _STR, "ProviderName": _STR, "PublisherName": _STR, "RegionId": _STR, "RegionName": _STR,
+    "ResourceId": _STR, "ResourceName": _STR, "ResourceType": _STR, "ServiceCategory": _STR,
+    "ServiceName": _STR, "ServiceSubcategory": _STR, "SkuId": _STR, "SkuMeter": _STR,
+    "SkuPriceDetails": _JSON, "SkuPriceId": _STR, "SubAccountId": _STR, "SubAccountName": _STR,
+    "SubAccountType": _STR, "Tags": _JSON,
+    # FOCUS 1.3
+    "ServiceProviderName": _STR, "HostProviderName": _STR, "AllocatedMethodId": _STR,
+    "AllocatedMethodDetails": _JSON, "AllocatedResourceId": _STR, "AllocatedResourceName": _STR,
+    "AllocatedTags": _JSON, "ContractApplied": _JSON,
+}
+
+#: Spec spellings of the enumerated columns (values are normalised case-insensitively to these).
+ENUMS: dict[str, tuple[str, ...]] = {
+    "ChargeCategory": ("Usage", "Purchase", "Tax", "Credit", "Adjustment"),
+    "ChargeClass": ("Correction",),
+    "ChargeFrequency": ("One-Time", "Recurring", "Usage-Based"),
+    "PricingCategory": ("Standard", "Dynamic", "Committed", "Other"),
+    "CommitmentDiscountCategory": ("Spend", "Usage"),
+    "CommitmentDiscountStatus": ("Used", "Unused"),
+    "CapacityReservationStatus": ("Used", "Unused"),
+}
+
+#: A file without one of these cannot be turned into cost series: refused (exit 2).
+REQUIRED_COLUMNS = ("BilledCost", "EffectiveCost", "ChargePeriodStart")
+#: Mandatory in FOCUS 1.x; a missing one is a warning. (ProviderName may come as ServiceProviderName.)
+MANDATORY_COLUMNS = (
+    "BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "BillingAccountId", "BillingCurrency",
+    "BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory",
+    "ChargeClass", "ChargeDescription", "PricingQuantity", "PricingUnit", "ProviderName", "PublisherName",
+    "InvoiceIssuerName", "ServiceName", "ServiceCategory",
+)
+#: Mandatory columns that may not hold nulls (finops.md §1.2 "null?" = no).
+NOT_NULL_COLUMNS = (
+    "BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ChargePeriodStart", "ChargePeriodEnd",
+    "BillingPeriodStart", "BillingPeriodEnd", "ChargeCategory", "BillingCurrency", "ServiceName",
+    "BillingAccountId",
+)
+
+#: Cost metric -> FOCUS column.
+COST_COLUMNS: dict[str, str] = {
+    "effective": "EffectiveCost",
+    "billed": "BilledCost",
+    "list": "ListCost",
+    "contracted": "ContractedCost",
+}
+
+#: Cube dimension -> SQL over the store table (``tag:<key>`` and ``x_`` columns are handled apart).
+DIMENSIONS: dict[str, str] = {
+    "provider": 'coalesce("ServiceProviderName", "ProviderName")',
+    "host_provider": '"HostProviderName"',
+    "publisher": '"PublisherName"',
+    "service": '"ServiceName"',
+    "service_category": '"ServiceCategory"',
+    "service_subcategory": '"ServiceSubcategory"',
+    "billing_account": '"BillingAccountId"',
+    "sub_account": '"SubAccountId"',
+    "sub_account_name": '"SubAccountName"',
+    "region": '"RegionId"',
+    "availability_zone": '"AvailabilityZone"',
+    "resource_id": '"ResourceId"',
+    "resource_name": '"ResourceName"',
+    "resource_type": '"ResourceType"',
+    "charge_category": '"ChargeCategory"',
+    "charge_frequency": '"ChargeFrequency"',
+    "pricing_category": '"PricingCategory"',
+    "sku": '"SkuId"',
+    "commitment_discount_id": '"CommitmentDiscountId"',
+    "currency": '"BillingCurrency"',
+}
+
+# Row quirk flags (bit mask stored per row, counted per file for the warnings).
+_F_CASE, _F_TS_FORMAT, _F_TS_BAD, _F_NUM_BAD, _F_JSON_BAD, _F_NUM_FORMAT = 1, 2, 4, 8, 16, 32
+_NULL_TOKENS = ["NULL", "null", "Null", ""]
+_US_DATE_FORMATS = ["%m/%d/%y %H:%M:%S", "%m/%d/%Y %H:%M:%S", "%m/%d/%y %H:%M", "%m/%d/%Y %H:%M",
+                    "%m/%d/%y", "%m/%d/%Y"]
+_TOLERANCE = "(1e-6 + 1e-4 * abs({a}))"
+
+
+def q(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, hex."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _file_format(path: Path) -> str:
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if head == b"PAR1":
+        return "parquet"
+    if head[:2] == b"\x1f\x8b":
+        return "csv.gz"
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    return "csv"
+
+
+def _source_sql(path: Path, fmt: str) -> str:
+    p = _lit(str(path))
+    if fmt == "parquet":
+        return f"read_parquet({p})"
+    nulls = ", ".join(_lit(t) for t in _NULL_TOKENS)
+    compression = "gzip" if fmt == "csv.gz" else "none"
+    return (f"read_csv({p}, all_varchar = true, header = true, nullstr = [{nulls}], "
+            f"compression = {_lit(compression)})")
+
+
+class BillingSource(Protocol):
+    """What analyzers' callers need from a billing store."""
+
+    def cube(
+        self,
+        *,
+        start: date | datetime | str | None = None,
+        end: date | datetime | str | None = None,
+        granularity: Granularity = "day",
+        dims: Sequence[str] = DEFAULT_DIMS,
+        cost: CostMetric = "effective",
+        filters: Mapping[str, str | Sequence[str]] | None = None,
+        currency: str | None = None,
+    ) -> CostCube: ...
+
+    def summary(self) -> IngestSummary: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    source: str  # name in the file
+    source_type: str  # DuckDB type in the file
+    target: str  # name in the store
+    target_type: str
+
+
+class BillingStore:
+    """A DuckDB file (or ``None``/``":memory:"`` for memory) holding FOCUS rows.
+
+    ``memory_limit`` and ``threads`` are passed to DuckDB (the machine is shared; the default keeps a
+    2 GB ceiling). Use as a context manager or call :meth:`close`.
+    """
+
+    def __init__(self, path: Path | str | None = None, *, memory_limit: str = "2GB", threads: int | None = None,
+                 read_only: bool = False) -> None:
+        target = ":memory:" if path is None or str(path) == ":memory:" else str(path)
+        if target != ":memory:":
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(target, read_only=read_only)
+        except duckdb.IOException as exc:
+            raise DependencyError(f"{target}: cannot open the billing store: {exc}",
+                                  hint="another process may hold it open for writing") from exc
+        except duckdb.Error as exc:
+            raise InputError(f"{target}: not a DuckDB billing store: {exc}") from exc
+        self.path = target
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._con.execute(f"SET memory_limit = {_lit(memory_limit)}")
+        if threads:
+            self._con.execute(f"SET threads = {int(threads)}")
+        if not read_only:
+            self._create()
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the DuckDB connection."""
+        self._con.close()
+
+    def __enter__(self) -> BillingStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The underlying DuckDB connection (for ad-hoc SQL over ``focus_rows``)."""
+        return self._con
+
+    def _create(self) -> None:
+        cols = ", ".join(f"{q(c)} {t}" for c, t in FOCUS_COLUMNS.items())
+        self._con.execute(
+            f"CREATE TABLE IF NOT EXISTS {TABLE} ({cols}, _tg_file INTEGER NOT NULL, _tg_key UBIGINT NOT NULL, "
+            "_tg_flags UTINYINT NOT NULL)"
+        )
+        self._con.execute(
+            f"CREATE TABLE IF NOT EXISTS {FILES} (id INTEGER PRIMARY KEY, digest VARCHAR UNIQUE NOT NULL, "
+            "path VARCHAR NOT NULL, format VARCHAR NOT NULL, rows_read BIGINT NOT NULL, "
+            "rows_inserted BIGINT NOT NULL, ingested_at TIMESTAMP NOT NULL, warnings VARCHAR[])"
+        )
+
+    def _store_columns(self) -> dict[str, str]:
+        rows = self._con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [TABLE]
+        ).fetchall()
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    # -- ingest ---------------------------------------------------------------------------------------------
+
+    def ingest(self, paths: Iterable[Path | str]) -> IngestSummary:
+        """Ingest FOCUS files; return totals over the rows this call added, with validation warnings.
+
+        Raises :class:`InputError` for a missing file or one lacking a required column (named), and
+        :class:`ParseError` when DuckDB cannot read a file. Each file is one transaction.
+        """
+        files: list[FileIngest] = []
+        warnings: list[str] = []
+        new_ids: list[int] = []
+        for raw in paths:
+            path = Path(raw)
+            if not path.is_file():
+                raise InputError(f"{path}: billing file not found")
+            started = time.perf_counter()
+            digest = file_digest(path)
+            fmt = _file_format(path)
+            seen = self._con.execute(f"SELECT id, rows_read FROM {FILES} WHERE digest = ?",  # noqa: S608
+                                     [digest]).fetchone()
+            if seen is not None:
+                warnings.append(f"{path}: already ingested (same digest), skipped")
+                files.append(FileIngest(str(path), digest, fmt, int(seen[1]), 0, already_ingested=True,
+                                        seconds=time.perf_counter() - started))
+                continue
+            file_id, read, inserted, dupes, file_warnings = self._ingest_file(path, fmt, digest)
+            new_ids.append(file_id)
+            warnings.extend(file_warnings)
+            files.append(FileIngest(str(path), digest, fmt, read, inserted, dupes,
+                                    seconds=time.perf_counter() - started))
+        return self._summarise(f"_tg_file IN ({', '.join(str(i) for i in new_ids)})" if new_ids else "false",
+                               warnings, tuple(files))
+
+    def _describe(self, path: Path, source: str) -> list[tuple[str, str]]:
+        try:
+            described = self._con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()  # noqa: S608
+        except duckdb.Error as exc:
+            raise ParseError(str(path), f"cannot read FOCUS data: {exc}") from exc
+        return [(str(r[0]), str(r[1])) for r in described]
+
+    def _plan(self, path: Path, described: list[tuple[str, str]], warnings: list[str]) -> list[_Column]:
+        canon = {c.lower(): c for c in FOCUS_COLUMNS}
+        plan: list[_Column] = []
+        used: set[str] = set()
+        for name, dtype in described:
+            clean = name.lstrip("\ufeff").strip()
+            target = canon.get(clean.lower())
+            if target is None:
+                if not clean.lower().startswith("x_"):
+                    warnings.append(f"{path}: column {clean!r} is not a FOCUS column and lacks the x_ prefix "
+                                    "(kept as a custom column)")
+                target, target_type = clean, _STR
+            else:
+                target_type = FOCUS_COLUMNS[target]
+                if target != clean:
+                    warnings.append(f"{path}: column {clean!r} read as FOCUS {target!r} (name casing)")
+            if target in used:
+                warnings.append(f"{path}: column {clean!r} appears twice; the first one is kept")
+                continue
+            used.add(target)
+            plan.append(_Column(name, dtype, target, target_type))
+        present = {c.target for c in plan}
+        missing = [c for c in REQUIRED_COLUMNS if c not in present]
+        if missing:
+            raise InputError(
+                f"{path}: FOCUS column {missing[0]} is missing"
+                + (f" (also {', '.join(missing[1:])})" if len(missing) > 1 else ""),
+                hint="tollgate needs BilledCost, EffectiveCost and ChargePeriodStart in a FOCUS cost export",
+            )
+        if "ProviderName" not in present and "ServiceProviderName" in present:
+            plan.append(_Column(next(c.source for c in plan if c.target == "ServiceProviderName"), _STR,
+                                "ProviderName", _STR))
+            present.add("ProviderName")
+        absent = [c for c in MANDATORY_COLUMNS if c not in present]
+        if absent:
+            warnings.append(f"{path}: mandatory FOCUS column(s) missing: {', '.join(absent)}")
+        return plan
+
+    @staticmethod
+    def _convert(col: _Column) -> tuple[str, str | None]:
+        """(SQL value in the store type, SQL of a quirk flag or None) for one column."""
+        src = q(col.source)
+        is_text = col.source_type.upper() == "VARCHAR"
+        if col.target_type == _NUM:
+            if not is_text:
+                return f"TRY_CAST({src} AS DOUBLE)", None
+            plain = f"TRY_CAST({src} AS DOUBLE)"
+            # "$10,100.00 " (spreadsheet-formatted money) is read as 10100.0 and flagged.
+            value = f"coalesce({plain}, TRY_CAST(regexp_replace({src}, '[$,\\s]', '', 'g') AS DOUBLE))"
+            flag = (f"CASE WHEN {src} IS NULL OR {plain} IS NOT NULL THEN 0 WHEN {value} IS NULL THEN {_F_NUM_BAD} "
+                    f"ELSE {_F_NUM_FORMAT} END")
+            return value, flag
+        if col.target_type == _TS:
+            if not is_text:
+                if "TIME ZONE" in col.source_type.upper():
+                    return f"CAST({src} AS TIMESTAMP)", None
+                return f"TRY_CAST({src} AS TIMESTAMP)", None
+            formats = ", ".join(_lit(f) for f in _US_DATE_FORMATS)
+            value = (f"(CASE WHEN contains({src}, '/') THEN try_strptime({src}, [{formats}]) "
+                     f"ELSE TRY_CAST(TRY_CAST({src} AS TIMESTAMPTZ) AS TIMESTAMP) END)")
+            flag = (f"(CASE WHEN {src} IS NOT NULL AND {value} IS NULL THEN {_F_TS_BAD} "
+                    f"WHEN {src} IS NOT NULL AND NOT ({src}[11] = 'T' AND ends_with({src}, 'Z')) "
+                    f"THEN {_F_TS_FORMAT} ELSE 0 END)")
+            return value, flag
+        if col.target_type == _JSON:
+            text = src if is_text else f"CAST({src} AS VARCHAR)"
+            value = f"(CASE WHEN json_valid({text}) THEN CAST({text} AS JSON) END)"
+            return value, f"CASE WHEN {text} IS NOT NULL AND NOT json_valid({text}) THEN {_F_JSON_BAD} ELSE 0 END"
+        text = src if is_text else f"CAST({src} AS VARCHAR)"
+        spellings = ENUMS.get(col.target)
+        if spellings is None:
+            return text, None
+        cases = " ".join(f"WHEN {_lit(s.lower())} THEN {_lit(s)}" for s in spellings)
+        value = f"(CASE lower({text}) {cases} ELSE {text} END)"
+        canon_list = ", ".join(_lit(s) for s in spellings)
+        flag = (f"CASE WHEN {text} IS NOT NULL AND {text} NOT IN ({canon_list}) AND {value} IN ({canon_list}) "
+                f"THEN {_F_CASE} ELSE 0 END")
+        return value, flag
+
+    def _ingest_file(self, path: Path, fmt: str, digest: str) -> tuple[int, int, int, int, list[str]]:
+        source = _source_sql(path, fmt)
+        warnings: list[str] = []
+        plan = self._plan(path, self._describe(path, source), warnings)
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            existing = self._store_columns()
+            for col in plan:
+                if col.target not in existing:
+                    con.execute(f"ALTER TABLE {TABLE} ADD COLUMN {q(col.target)} {col.target_type}")
+            row = con.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {FILES}").fetchone()  # noqa: S608
+            file_id = int(row[0]) if row else 1
+            values: list[str] = []
+            flags: list[str] = []
+            for col in plan:
+                value, flag = self._convert(col)
+                values.append(f"{value} AS {q(col.target)}")
+                if flag is not None:
+                    flags.append(flag)
+            flag_sql = " | ".join(f"({f})" for f in flags) if flags else "0"
+            targets = [q(c.target) for c in plan]
+            insert = (
+                f"INSERT INTO {TABLE} BY NAME "  # noqa: S608 - identifiers are quoted, paths are literals
+                f"SELECT *, {file_id} AS _tg_file, hash({', '.join(targets)}) AS _tg_key FROM ("
+                f"SELECT {', '.join(values)}, CAST({flag_sql} AS UTINYINT) AS _tg_flags FROM {source})"
+            )
+            try:
+                con.execute(insert)
+            except duckdb.Error as exc:
+                raise ParseError(str(path), f"cannot read FOCUS data: {exc}") from exc
+            read, lo, hi = self._file_span(file_id)
+            dupes = self._drop_duplicates(file_id, lo, hi)
+            warnings.extend(self._validate(path, file_id, {c.target for c in plan}))
+            con.execute(
+                f"INSERT INTO {FILES} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",  # noqa: S608
+                [file_id, digest, str(path), fmt, read, read - dupes, warnings],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        if dupes:
+            warnings.append(f"{path}: {dupes} row(s) already in the store from another file, not added again")
+        return file_id, read, read - dupes, dupes, warnings
+
+    def _file_span(self, file_id: int) -> tuple[int, Any, Any]:
+        row = self._con.execute(
+            f"SELECT count(*), min(ChargePeriodStart), max(ChargePeriodStart) FROM {TABLE} "  # noqa: S608
+            "WHERE _tg_file = ?", [file_id]).fetchone()
+        assert row is not None
+        return int(row[0]), row[1], row[2]
+
+    def _drop_duplicates(self, file_id: int, lo: Any, hi: Any) -> int:
+        """Delete this file's rows that another file already stored; the time range bounds the scan."""
+        if lo is None:
+            cond, params = "ChargePeriodStart IS NULL", [file_id]
+        else:
+            cond, params = "ChargePeriodStart BETWEEN ? AND ?", [file_id, lo, hi]
+        sql = (f"SELECT count(*) FROM {TABLE} WHERE _tg_file <> ? AND {cond}")  # noqa: S608
+        row = self._con.execute(sql, params).fetchone()
+        if not row or int(row[0]) == 0:
+            return 0
+        deleted = self._con.execute(
+            f"DELETE FROM {TABLE} WHERE _tg_file = ? AND _tg_key IN ("  # noqa: S608
+            f"SELECT _tg_key FROM {TABLE} WHERE _tg_file <> ? AND {cond})",
+            [file_id, *params],
+        ).fetchone()
+        return int(deleted[0]) if deleted else 0
+
+    def _validate(self, path: Path, file_id: int, present: set[str]) -> list[str]:
+        """Warnings for the FOCUS invariants and quirks of one ingested file (``present``: its columns)."""
+        con = self._con
+        checks: list[tuple[str, str]] = []
+        for column in (c for c in NOT_NULL_COLUMNS if c in present):
+            checks.append((f"count(*) FILTER (WHERE {q(column)} IS NULL)", f"null {column} (not allowed)"))
+        tol = _TOLERANCE
+        checks += [
+            ("count(*) FILTER (WHERE ListUnitPrice IS NOT NULL AND PricingQuantity IS NOT NULL AND ListCost IS NOT "
+             "NULL AND ChargeClass IS DISTINCT FROM 'Correction' AND abs(ListCost - ListUnitPrice * PricingQuantity)"
+             f" > {tol.format(a='ListCost')})", "ListCost != ListUnitPrice x PricingQuantity"),
+            ("count(*) FILTER (WHERE ContractedUnitPrice IS NOT NULL AND PricingQuantity IS NOT NULL AND "
+             "ContractedCost IS NOT NULL AND ChargeClass IS DISTINCT FROM 'Correction' AND "
+             f"abs(ContractedCost - ContractedUnitPrice * PricingQuantity) > {tol.format(a='ContractedCost')})",
+             "ContractedCost != ContractedUnitPrice x PricingQuantity"),
+            ("count(*) FILTER (WHERE ChargeCategory IN ('Credit', 'Adjustment') AND "
+             f"abs(EffectiveCost - BilledCost) > {tol.format(a='BilledCost')})",
+             "EffectiveCost != BilledCost on a Credit or Adjustment"),
+            ("count(*) FILTER (WHERE ChargePeriodEnd <= ChargePeriodStart)", "ChargePeriodEnd not after its start"),
+            ("count(*) FILTER (WHERE BillingPeriodEnd <= BillingPeriodStart)",
+             "BillingPeriodEnd not after its start"),
+            (f"count(*) FILTER (WHERE _tg_flags & {_F_CASE} <> 0)",
+             "enumerated values in non-spec casing (normalised, e.g. 'Usage-based' -> 'Usage-Based')"),
+            (f"count(*) FILTER (WHERE _tg_flags & {_F_TS_FORMAT} <> 0)",
+             "timestamps not in FOCUS form YYYY-MM-DDTHH:mm:ssZ (read as UTC)"),
+            (f"count(*) FILTER (WHERE _tg_flags & {_F_TS_BAD} <> 0)", "unparseable timestamps (stored as null)"),
+            (f"count(*) FILTER (WHERE _tg_flags & {_F_NUM_BAD} <> 0)", "unparseable numbers (stored as null)"),
+            (f"count(*) FILTER (WHERE _tg_flags & {_F_NUM_FORMAT} <> 0)",
+             "numbers written with currency symbols or thousands separators (read as numbers)"),
+            (f"count(*) FILTER (WHERE _tg_flags & {_F_JSON_BAD} <> 0)", "invalid JSON in Tags/JSON columns (dropped)"),
+            ("count(*) FILTER (WHERE Tags IS NOT NULL AND json_type(Tags) <> 'OBJECT')",
+             "Tags that are not a JSON object"),
+        ]
+        sql = ", ".join(expr for expr, _ in checks)
+        row = con.execute(f"SELECT {sql} FROM {TABLE} WHERE _tg_file = ?", [file_id]).fetchone()  # noqa: S608
+        warnings: list[str] = []
+        assert row is not None
+        for (_, message), count in zip(checks, row, strict=True):
+            if count:
+                warnings.append(f"{path}: {int(count)} row(s) with {message}")
+        currencies = con.execute(
+            f"SELECT list(DISTINCT BillingCurrency ORDER BY BillingCurrency) FROM {TABLE} "  # noqa: S608
+            "WHERE _tg_file = ? AND BillingCurrency IS NOT NULL", [file_id]).fetchone()
+        if currencies and currencies[0] and len(currencies[0]) > 1:
+            warnings.append(f"{path}: several billing currencies ({', '.join(currencies[0])}); "
+                            "each cost cube uses one")
+        warnings.extend(self._commitment_balance(path, file_id))
+        return warnings
+
+    def _commitment_balance(self, path: Path, file_id: int) -> list[str]:
+        """Σ BilledCost(Purchase) = Σ EffectiveCost(Usage) per commitment that has both in the file."""
+        rows = self._con.execute(
+            f"""SELECT CommitmentDiscountId,
+                       sum(BilledCost) FILTER (WHERE ChargeCategory = 'Purchase') AS bought,
+                       sum(EffectiveCost) FILTER (WHERE ChargeCategory = 'Usage') AS used
+                FROM {TABLE} WHERE _tg_file = ? AND CommitmentDiscountId IS NOT NULL
+                GROUP BY 1
+                HAVING count(*) FILTER (WHERE ChargeCategory = 'Purchase') > 0
+                   AND count(*) FILTER (WHERE ChargeCategory = 'Usage') > 0
+                   AND abs(bought - used) > 1e-6 + 1e-4 * abs(bought)
+                ORDER BY 1 LIMIT 5""",  # noqa: S608
+            [file_id]).fetchall()
+        return [f"{path}: commitment {r[0]}: purchases billed {r[1]:.6g} but usage amortised {r[2]:.6g} "
+                "(EffectiveCost of its Usage rows should equal BilledCost of its Purchase rows)" for r in rows]
+
+    # -- summaries ------------------------------------------------------------------------------------------
+
+    def _summarise(self, where: str, warnings: list[str], files: tuple[FileIngest, ...]) -> IngestSummary:
+        row = self._con.execute(
+            f"SELECT count(*), list(DISTINCT {DIMENSIONS['provider']}) FILTER (WHERE {DIMENSIONS['provider']} "  # noqa: S608
+            "IS NOT NULL), list(DISTINCT strftime(BillingPeriodStart, '%Y-%m-%d')) FILTER (WHERE BillingPeriodStart"
+            f" IS NOT NULL), min(ChargePeriodStart), max(ChargePeriodEnd) FROM {TABLE} WHERE {where}"
+        ).fetchone()
+        assert row is not None
+        return IngestSummary(
+            rows=int(row[0]),
+            providers=tuple(sorted(row[1] or [])),
+            billing_periods=tuple(sorted(row[2] or [])),
+            charge_start=row[3],
+            charge_end=row[4],
+            warnings=tuple(warnings),
+            files=files,
+        )
+
+    def summary(self) -> IngestSummary:
+        """Totals over the whole store; warnings are those recorded when its files were ingested."""
+        sql = f"SELECT path, format, digest, rows_read, rows_inserted, warnings FROM {FILES} ORDER BY id"  # noqa: S608
+        stored = self._con.execute(sql).fetchall()
+        warnings = [w for r in stored for w in (r[5] or [])]
+        files = tuple(FileIngest(str(r[0]), str(r[2]), str(r[1]), int(r[3]), int(r[4])) for r in stored)
+        return self._summarise("true", warnings, files)
+
+    def row_count(self) -> int:
+        """Rows in the store."""
+        row = self._con.execute(f"SELECT count(*) FROM {TABLE}").fetchone()  # noqa: S608
+        return int(row[0]) if row else 0
+
+    # -- series ---------------------------------------------------------------------------------------------
+
+    def dimension_sql(self, dim: str) -> str:
+        """SQL expression of a cube dimension (raises InputError naming an unknown one)."""
+        if dim in DIMENSIONS:
+            return DIMENSIONS[dim]
+        if dim.startswith("tag:") and len(dim) > 4:
+            key = dim[4:].replace("\\", "\\\\").replace('"', '\\"')
+            return f"json_extract_string(Tags, {_lit('$.' + chr(34) + key + chr(34))})"
+        if dim.lower().startswith("x_") and dim in self._store_columns():
+            return f"CAST({q(dim)} AS VARCHAR)"
+        raise InputError(f"unknown cost dimension {dim!r}",
+                         hint=f"use one of {', '.join(DIMENSIONS)}, tag:<key> or a stored x_ column")
+
+    def cube(
+        self,
+        *,
+        start: date | datetime | str | None = None,
+        end: date | datetime | str | None = None,
+        granularity: Granularity = "day",
+        dims: Sequence[str] = DEFAULT_DIMS,
+        cost: CostMetric = "effective",
+        filters: Mapping[str, str | Sequence[str]] | None = None,
+        currency: str | None = None,
+    ) -> CostCube:
+        """Cost per bucket (``[start, end)``, UTC) and dimension values; see the module doc for mixed granularity.
+
+        ``cost`` picks EffectiveCost (default, amortised), BilledCost (invoice view), ListCost or
+        ContractedCost. One currency per cube: ``currency`` or the one with most rows; rows with a null
+        currency count as that one, others are left out and counted in ``other_currency_rows``.
+        """
+        unit = bucket_unit(granularity)
+        if cost not in COST_COLUMNS:
+            raise InputError(f"unknown cost metric {cost!r} (use {', '.join(COST_COLUMNS)})")
+        dim_sql = [self.dimension_sql(d) for d in dims]
+        params: list[Any] = []
+        where = ["ChargePeriodStart IS NOT NULL", f"{q(COST_COLUMNS[cost])} IS NOT NULL"]
+        chosen = currency or self._main_currency()
+        where.append("(BillingCurrency IS NULL OR BillingCurrency = ?)")
+        params.append(chosen)
+        for name, wanted in (filters or {}).items():
+            expr = self.dimension_sql(name)
+            if isinstance(wanted, str):
+                where.append(f"{expr} = ?")
+                params.append(wanted)
+            else:
+                values = list(wanted)
+                where.append(f"{expr} IN ({', '.join('?' for _ in values)})" if values else "false")
+                params.extend(values)
+        lo = _ts(start)
+        hi = _ts(end)
+        if lo is not None:
+            where.append("coalesce(ChargePeriodEnd, ChargePeriodStart) > ?")
+            params.append(lo)
+        if hi is not None:
+            where.append("ChargePeriodStart < ?")
+            params.append(hi)
+        step = f"INTERVAL 1 {granularity.upper()}"
+        dim_cols = [f"coalesce(CAST({expr} AS VARCHAR), '') AS d{i}" for i, expr in enumerate(dim_sql)]
+        dnames = [f"d{i}" for i in range(len(dims))]
+        group = ", ".join(["b", *dnames])
+        sql = f"""
+            WITH base AS (
+                SELECT ChargePeriodStart AS s,
+                       greatest(coalesce(ChargePeriodEnd, ChargePeriodStart), ChargePeriodStart) AS e,
+                       date_trunc('{granularity}', ChargePeriodStart) AS b0,
+                       {q(COST_COLUMNS[cost])} AS c
+                       {''.join(', ' + d for d in dim_cols)}
+                FROM {TABLE} WHERE {' AND '.join(where)}
+            ),
+            spread AS (
+                SELECT b0 AS b, c {''.join(', ' + d for d in dnames)} FROM base WHERE e <= b0 + {step}
+                UNION ALL
+                SELECT b, c * epoch(least(e, b + {step}) - greatest(s, b)) / epoch(e - s)
+                       {''.join(', ' + d for d in dnames)}
+                FROM (SELECT *, unnest(generate_series(b0, e - INTERVAL 1 MICROSECOND, {step})) AS b
+                      FROM base WHERE e > b0 + {step})
+            )
+            SELECT b {''.join(', ' + d for d in dnames)}, sum(c) AS cost FROM spread
+            WHERE true {'AND b >= ?' if lo is not None else ''} {'AND b < ?' if hi is not None else ''}
+            GROUP BY {group} ORDER BY {group}
+        """  # noqa: S608 - only our own identifiers and expressions are interpolated; values are parameters
+        if lo is not None:
+            params.append(_trunc(lo, unit))
+        if hi is not None:
+            params.append(hi)
+        try:
+            result = self._con.execute(sql, params).fetchnumpy()
+        except duckdb.Error as exc:
+            raise InputError(f"cannot build the cost cube: {exc}") from exc
+        other = self._con.execute(
+            f"SELECT count(*) FROM {TABLE} WHERE BillingCurrency IS NOT NULL AND BillingCurrency <> ?",  # noqa: S608
+            [chosen]).fetchone()
+        bucket = np.asarray(result["b"]).astype(f"datetime64[{unit}]")
+        columns = {d: np.asarray(result[n], dtype=object) for d, n in zip(dims, dnames, strict=True)}
+        return CostCube(bucket, columns, np.asarray(result["cost"], dtype=np.float64), currency=chosen,
+                        granularity=granularity, metric=cost, other_currency_rows=int(other[0]) if other else 0)
+
+    def _main_currency(self) -> str:
+        row = self._con.execute(
+            f"SELECT BillingCurrency FROM {TABLE} WHERE BillingCurrency IS NOT NULL "  # noqa: S608
+            "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1").fetchone()
+        return str(row[0]) if row else "USD"
+
+
+def _ts(value: date | datetime | str | None) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"not an ISO date or time: {value!r}") from None
+    return _ts(parsed)
+
+
+def _trunc(value: datetime, unit: str) -> datetime:
+    if unit == "D":
+        return value.replace(hour=0, minute=0, second=0, microsecond=0)
+    return value.replace(minute=0, second=0, microsecond=0)
+
+
+class FakeBillingStore:
+    """An in-memory :class:`BillingSource` over a ready cube (for analyzer tests without DuckDB).
+
+    Give it an hourly cube to serve both granularities; ``dims`` of :meth:`cube` must be in the cube.
+    """
+
+    def __init__(self, cube: CostCube, summary: IngestSummary | None = None) -> None:
+        self._cube = cube
+        self._summary = summary
+
+    def cube(
+        self,
+        *,
+        start: date | datetime | str | None = None,
+        end: date | datetime | str | None = None,
+        granularity: Granularity = "day",
+        dims: Sequence[str] = DEFAULT_DIMS,
+        cost: CostMetric = "effective",
+        filters: Mapping[str, str | Sequence[str]] | None = None,
+        currency: str | None = None,
+    ) -> CostCube:
+        """The held cube filtered, windowed and (hour -> day) re-bucketed; ``cost``/``currency`` must match."""
+        if cost != self._cube.metric or (currency is not None and currency != self._cube.currency):
+            raise InputError(f"FakeBillingStore holds {self._cube.metric} {self._cube.currency} cost only")
+        cube = self._cube.filter(filters)
+        if granularity == "day":
+            cube = cube.to_day()
+        elif cube.granularity != "hour":
+            raise InputError("FakeBillingStore cannot make an hourly cube from a daily one")
+        lo, hi = _ts(start), _ts(end)
+        cube = cube.window(None if lo is None else np.datetime64(lo), None if hi is None else np.datetime64(hi))
+        return CostCube(cube.bucket, {d: cube.dims[d] for d in dims}, cube.cost, currency=cube.currency,
+                        granularity=cube.granularity, metric=cube.metric)
+
+    def summary(self) -> IngestSummary:
+        """The summary given at construction, else one derived from the cube."""
+        if self._summary is not None:
+            return self._summary
+        dates = self._cube.dates()
+        providers = self._cube.values("provider") if "provider" in self._cube.dims else ()
+        return IngestSummary(
+            rows=len(self._cube), providers=providers, billing_periods=(),
+            charge_start=None if len(dates) == 0 else dates[0].astype("datetime64[s]").item(),
+            charge_end=None if len(dates) == 0 else (dates[-1] + 1).astype("datetime64[s]").item(),
+        )
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def gzip_copy(src: Path, dst: Path) -> Path:
+    """Write a gzip copy of a file (for tests and the benchmark)."""
+    with src.open("rb") as fin, gzip.open(dst, "wb", compresslevel=1) as fout:
+        while chunk := fin.read(1 << 22):
+            fout.write(chunk)
+    return dst
