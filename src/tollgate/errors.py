@@ -69,6 +69,21 @@ class PolicyError(InputError):
     """A policy (Rego or rule pack) cannot be parsed or evaluated."""
 
 
+class ProposalRefusedError(InputError):
+    """A proposal cannot be written to Git as asked (dirty working tree, diverged branch). Fix the repo."""
+
+
+class RevertConflictError(ProposalRefusedError):
+    """Reverting a commit conflicts with what came after it; names the files. Nothing was written."""
+
+    def __init__(self, commit: str, files: tuple[str, ...]) -> None:
+        listed = ", ".join(files) or "(unknown files)"
+        super().__init__(f"reverting {commit[:12]} conflicts with later changes in: {listed}",
+                         hint="revert it by hand, or propose a fix-forward")
+        self.commit = commit
+        self.files = files
+
+
 class DependencyError(TollgateError):
     """A program or service tollgate needs is missing or unreachable. Install it or retry later."""
 
