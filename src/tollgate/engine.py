@@ -21,7 +21,7 @@ from tollgate.cost.focus_prices import pricebook_with_focus
 from tollgate.cost.pricebook import default_pricebook, load_pricebook, merge_pricebooks
 from tollgate.errors import ConfigError, InputError
 from tollgate.ledger.base import DecisionLedger
-from tollgate.model.changes import ChangeKind, ChangeSet, ResourceChange
+from tollgate.model.changes import ChangeSet, ResourceChange
 from tollgate.model.config import AppSpec, Environment, RepoConfig
 from tollgate.model.cost import CostItem, CostReport, PriceBook
 from tollgate.model.decisions import Decision
@@ -30,9 +30,9 @@ from tollgate.model.findings import Finding
 from tollgate.model.ledger import DecisionDraft, digest_inputs
 from tollgate.model.manifests import SourceLocation
 from tollgate.model.review import ReviewResult
-from tollgate.policy.engine import evaluate
 from tollgate.policy.params import PolicyParams
 from tollgate.policy.rego import evaluate_rego
+from tollgate.policy.review import review_security_findings
 from tollgate.policy.rulepack import load_builtin_pack, load_pack_file, merge_packs
 from tollgate.policy.security import load_security_pack
 from tollgate.release.risk import RiskHistory, assess
@@ -220,8 +220,7 @@ class Engine:
         findings: list[Finding] = []
         for app, group in groups.items():
             params = PolicyParams.from_settings(app_settings[app].policy)
-            changed = [c.after for c in group if c.after is not None and c.change is not ChangeKind.REMOVED]
-            findings.extend(evaluate(changed, pack, params))
+            findings.extend(review_security_findings(group, pack, params))
         modules = self._rego_modules(git, commit, config)
         if modules:
             every = [c for group in groups.values() for c in group]

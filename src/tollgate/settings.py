@@ -55,8 +55,9 @@ class PolicySettings(BaseModel):
         default="tollgate.dev", description="Domain of the FinOps annotations (max-monthly-cost, …)."
     )
     security_packs: bool = Field(
-        default=False,
-        description="Also run the IaC security packs (TG-K8S-006.., TG-TF-002..) in reviews; `scan` always does.",
+        default=True,
+        description="Run the IaC security packs (TG-K8S-006.., TG-TF-002..) in reviews too; findings a modified "
+        "resource already had before the change are reported as info. `scan` always runs them.",
     )
 
 

@@ -184,17 +184,38 @@ def test_unknown_override_is_a_config_error_naming_app_and_field(
     assert "apps[agents].overrides.node_cuont" in err
 
 
-def test_security_packs_join_the_review_when_enabled(
+def test_security_packs_in_review_weigh_only_what_the_change_introduces(
     repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     commit(repo, {"apps/api/production/api.yaml": DEPLOY.format(annotations="    team: api", replicas=2,
                                                                 image="ghcr.io/x/api:1.0")}, "api")
+    # Adding the Deployment: its hardening gaps are new, hygiene warns but does not block.
+    rc, data = review_json(repo, capsys)
+    security = {f["rule_id"]: f["severity"] for f in data["findings"] if f["rule_id"].startswith("TG-K8S-")
+                and int(f["rule_id"].split("-")[-1]) >= 6}
+    assert security["TG-K8S-006"] == "medium"  # allowPrivilegeEscalation unset: hygiene, not a danger
+    assert security["TG-K8S-017"] == "low"
+    assert data["decision"]["verdict"] == "warn" and rc == 0
+
+    # Scaling it: the same gaps are inherited, reported as info, and the change passes.
     commit(repo, {"apps/api/production/api.yaml": DEPLOY.format(annotations="    team: api", replicas=3,
                                                                 image="ghcr.io/x/api:1.0")}, "scale")
+    rc, data = review_json(repo, capsys)
+    inherited = [f for f in data["findings"] if f["rule_id"] == "TG-K8S-006"]
+    assert inherited and all(f["severity"] == "info" and "before this change" in f["message"] for f in inherited)
+    assert data["decision"]["verdict"] == "pass" and rc == 0
+
+    # Making it privileged: a new clear danger blocks in production.
+    privileged = DEPLOY.format(annotations="    team: api", replicas=3, image="ghcr.io/x/api:1.0") + (
+        "          securityContext: {allowPrivilegeEscalation: true}\n"
+        "      hostPID: true\n")
+    commit(repo, {"apps/api/production/api.yaml": privileged}, "debug")
+    rc, data = review_json(repo, capsys)
+    severities = {f["rule_id"]: f["severity"] for f in data["findings"]}
+    assert severities["TG-K8S-006"] == "high" and severities["TG-K8S-010"] == "high"
+    assert data["decision"]["verdict"] == "block" and rc == 1
+
+    # The old opt-out still works.
+    monkeypatch.setenv("TOLLGATE_POLICY__SECURITY_PACKS", "false")
     _, data = review_json(repo, capsys)
     assert not [f for f in data["findings"] if int(f["rule_id"].split("-")[-1]) >= 6]
-    monkeypatch.setenv("TOLLGATE_POLICY__SECURITY_PACKS", "true")
-    _, data = review_json(repo, capsys)
-    security = {f["rule_id"] for f in data["findings"] if f["rule_id"].startswith("TG-K8S-")
-                and int(f["rule_id"].split("-")[-1]) >= 6}
-    assert "TG-K8S-006" in security  # allowPrivilegeEscalation is not set to false

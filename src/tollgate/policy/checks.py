@@ -23,18 +23,23 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tollgate.model import Manifest
+from tollgate.model import Manifest, Severity
 from tollgate.model.workloads import iter_containers, pod_template_labels
 
 
 @dataclass(frozen=True, slots=True)
 class Violation:
-    """One problem a check found: the offending value, the container (if any) and the field path."""
+    """One problem a check found: the offending value, the container (if any) and the field path.
+
+    ``severity``, when set, replaces the rule's severity for this one violation (a rule may rate an
+    unset field lower than an explicitly dangerous value).
+    """
 
     value: str = ""
     container: str | None = None
     path: str = ""
     detail: str = ""
+    severity: Severity | None = None
 
 
 class CheckParams(BaseModel):

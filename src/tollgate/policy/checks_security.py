@@ -25,13 +25,14 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from tollgate.model import Manifest
+from tollgate.model import Manifest, Severity
 from tollgate.model.workloads import ContainerRef, iter_containers, pod_spec
 from tollgate.policy.checks import CheckParams, Violation, register_check, split_image
 
 Scalar = bool | int | float | str
 ContainerList = Literal["containers", "initContainers", "ephemeralContainers"]
 _MISSING = object()
+_NOT_SET = "not set"
 
 
 def _norm(value: object) -> str:
@@ -96,13 +97,21 @@ class FieldParams(CheckParams):
     forbid_present: bool = Field(default=False, description="Any non-empty value fails.")
     when_field: str | None = Field(default=None, description="Only check objects whose when_field ...")
     when_values: tuple[Scalar, ...] = Field(default=(), description="... holds one of these values.")
+    missing_severity: Severity | None = Field(
+        default=None,
+        description="Severity of a finding for an absent field (hygiene), when lower than an explicit bad value.",
+    )
+
+    def severity_of(self, detail: str) -> Severity | None:
+        """The severity override for a violation with ``detail`` (only absent fields have one)."""
+        return self.missing_severity if detail == _NOT_SET else None
 
     def verdict(self, value: object) -> str | None:
         """Why ``value`` fails (a short detail), or ``None`` when it passes."""
         if _empty(value):
             if self.forbid_present:
                 return None
-            return "not set" if self.missing == "fail" else None
+            return _NOT_SET if self.missing == "fail" else None
         if self.forbid_present:
             return "set"
         if isinstance(value, Mapping | list):
@@ -148,7 +157,8 @@ def container_field(manifest: Manifest, params: ContainerFieldParams) -> Iterato
         detail = params.verdict(value)
         if detail is not None:
             yield Violation(
-                value=_show(value), container=ref.name, path=f"{ref.path}.{params.field}", detail=detail
+                value=_show(value), container=ref.name, path=f"{ref.path}.{params.field}", detail=detail,
+                severity=params.severity_of(detail),
             )
 
 
@@ -165,7 +175,8 @@ def pod_field(manifest: Manifest, params: FieldParams) -> Iterator[Violation]:
     value = _get(spec, params.field)
     detail = params.verdict(value)
     if detail is not None:
-        yield Violation(value=_show(value), path=f"{base}.{params.field}", detail=detail)
+        yield Violation(value=_show(value), path=f"{base}.{params.field}", detail=detail,
+                        severity=params.severity_of(detail))
 
 
 @register_check(
@@ -180,7 +191,7 @@ def object_field(manifest: Manifest, params: FieldParams) -> Iterator[Violation]
     value = _get(body, params.field)
     detail = params.verdict(value)
     if detail is not None:
-        yield Violation(value=_show(value), path=params.field, detail=detail)
+        yield Violation(value=_show(value), path=params.field, detail=detail, severity=params.severity_of(detail))
 
 
 def _show(value: object) -> str:
@@ -456,7 +467,8 @@ def tf_attribute(manifest: Manifest, params: TfAttributeParams) -> Iterator[Viol
         values, block_absent = tf_values(body, attribute)
         if block_absent:
             if params.absent_block == "fail":
-                yield Violation(value="unset", path=attribute, detail=f"no {attribute.rsplit('.', 1)[0]} block")
+                yield Violation(value="unset", path=attribute, detail=f"no {attribute.rsplit('.', 1)[0]} block",
+                                severity=params.missing_severity)
             continue
         for value in values:
             if is_expression(value):
@@ -471,7 +483,7 @@ def tf_attribute(manifest: Manifest, params: TfAttributeParams) -> Iterator[Viol
                 continue
             detail = params.verdict(value)
             if detail is not None:
-                yield Violation(value=_show(value), path=attribute, detail=detail)
+                yield Violation(value=_show(value), path=attribute, detail=detail, severity=params.severity_of(detail))
 
 
 class OpenIngressParams(CheckParams):

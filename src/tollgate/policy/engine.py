@@ -102,7 +102,7 @@ def _finding(rule: Rule, manifest: Manifest, violation: Violation) -> Finding:
     }
     return Finding(
         rule_id=rule.id,
-        severity=rule.severity,
+        severity=violation.severity or rule.severity,
         resource=values["resource"],
         file=manifest.source.file,
         line=manifest.source.line,
