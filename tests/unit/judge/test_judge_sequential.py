@@ -12,6 +12,7 @@ from tollgate.release.judge.sequential import (
     beta_binomial_interval,
     count_path,
     location_path,
+    shift_tests,
     t_mixture_critical,
     tail_path,
 )
@@ -55,7 +56,9 @@ def test_location_detects_a_ten_percent_shift_and_reports_it() -> None:
     assert outcome.decision is Decision.FAIL and outcome.side == "high"
     assert outcome.samples < 500
     assert outcome.effect is not None
-    assert outcome.effect.lower > 0 and outcome.effect.lower <= 0.10 <= outcome.effect.upper
+    # The raw-mean interval reported with the failure covers the true +10 %; a robust test decided.
+    assert outcome.effect.estimate > 0 and outcome.effect.lower <= 0.10 <= outcome.effect.upper
+    assert outcome.rejected_by in {"huber", "sign", "log"}
 
 
 def test_location_passes_equal_sides_once_the_interval_is_within_the_margin() -> None:
@@ -141,3 +144,47 @@ def test_beta_binomial_interval_covers_and_shrinks() -> None:
     assert beta_binomial_interval(0, 0, 0.05) == (0.0, 1.0)
     lo0, hi0 = beta_binomial_interval(0, 40, 0.05)
     assert lo0 == 0.0 and 0 < hi0 < 0.3
+
+
+def test_robust_shift_tests_keep_their_error_rate_under_spiky_autocorrelated_nulls() -> None:
+    """Exchangeable pairs from a spiky AR(1) series: any rejection of any robust test, at any look."""
+    rng = np.random.default_rng(11)
+    runs, fails = 200, 0
+    for _ in range(runs):
+        level = np.empty(600)
+        level[0] = 0.0
+        for i in range(1, 600):
+            level[i] = 0.8 * level[i - 1] + rng.normal()
+        series = 50 + 5 * level + np.where(rng.random(600) < 0.02, rng.exponential(200, 600), 0.0)
+        pairs = series.reshape(300, 2)
+        flip = rng.random(300) < 0.5
+        b, c = np.where(flip, pairs[:, 0], pairs[:, 1]), np.where(flip, pairs[:, 1], pairs[:, 0])
+        tests = shift_tests(b, c, alpha=0.05, direction="either", min_samples=2)
+        fails += any(t.fail_at is not None for t in tests)
+    assert fails / runs <= 0.05
+
+
+def test_robust_shift_tests_see_a_ten_percent_shift_through_spikes_the_raw_mean_misses() -> None:
+    rng = np.random.default_rng(12)
+    base = 100 + rng.normal(0, 5, 300)
+    spikes = np.where(rng.random(300) < 0.03, rng.exponential(2000, 300), 0.0)
+    b = base + rng.normal(0, 5, 300)
+    c = base + rng.normal(0, 5, 300) + 10.0 + spikes  # +10 % with rare huge spikes on the canary only
+    tests = {t.name: t for t in shift_tests(b, c, alpha=0.01, direction="increase", min_samples=20)}
+    assert set(tests) == {"huber", "sign", "log"}
+    assert tests["huber"].fail_at is not None and tests["sign"].fail_at is not None
+    assert tests["sign"].above > tests["sign"].below
+    raw = location_path(b - 0.0, c, alpha=0.02, direction="increase", min_samples=20)
+    assert raw.decision is Decision.FAIL and raw.side == "high" and raw.samples < 300
+
+
+def test_log_test_is_skipped_for_signed_metrics_and_margins_shift_the_null() -> None:
+    rng = np.random.default_rng(13)
+    b = rng.normal(0, 1, 200)
+    c = rng.normal(0.5, 1, 200)
+    names = {t.name for t in shift_tests(b, c, alpha=0.01, direction="increase")}
+    assert names == {"huber", "sign"}
+    b2 = rng.normal(100, 2, 300)
+    c2 = b2 * 1.05 + rng.normal(0, 1, 300)  # +5 %: fails with no margin, not with 10 % allowed
+    assert any(t.fail_at for t in shift_tests(b2, c2, alpha=0.01, direction="increase"))
+    assert not any(t.fail_at for t in shift_tests(b2, c2, alpha=0.01, direction="increase", fail_increase=0.10))

@@ -43,6 +43,7 @@ from tollgate.release.judge.preprocess import FloatArray, clean, clean_pair, iqr
 from tollgate.release.judge.sequential import (
     DEFAULT_MIXTURE_G,
     SequentialOutcome,
+    ShiftTest,
     TailOutcome,
     count_path,
     location_path,
@@ -130,6 +131,13 @@ def _stat(name: str, outcome: SequentialOutcome) -> StatResult:
     return StatResult(name, outcome.decision, outcome.effect, outcome.samples, outcome.evidence)
 
 
+def _shift_stat(t: ShiftTest) -> StatResult:
+    decision = Decision.FAIL if t.fail_at is not None else Decision.CONTINUE
+    where = "above" if t.side == "high" else "below"
+    detail = f"canary {where} baseline in {t.above} pairs, the other way in {t.below}"
+    return StatResult(f"shift_{t.name}_{t.side}", decision, None, t.fail_at or 0, t.evidence, detail)
+
+
 def _tail_stat(t: TailOutcome) -> StatResult:
     detail = f"canary beyond the running quantile {t.canary_exceed}×, baseline {t.baseline_exceed}×"
     return StatResult(t.name, t.decision, t.effect, t.samples, t.evidence, detail)
@@ -145,7 +153,8 @@ def _continuous_reason(metric: MetricConfig, b_mean: float, c_mean: float, eff: 
 
 def _classify_sequential(metric: MetricConfig, b: FloatArray, c: FloatArray, confidence: float) -> MetricResult:
     outcome, tails = sequential_outcomes(metric, b, c, confidence=confidence)
-    tests = (_stat("count" if metric.kind == "count" else "location", outcome), *map(_tail_stat, tails))
+    tests = (_stat("count" if metric.kind == "count" else "location", outcome), *map(_shift_stat, outcome.tests),
+             *map(_tail_stat, tails))
     ratio = mean_ratio(c, b)
     common = {
         "baseline": stats(b), "canary": stats(c), "tests": tests,
@@ -169,6 +178,12 @@ def _classify_sequential(metric: MetricConfig, b: FloatArray, c: FloatArray, con
     if first_fail is not None and first_fail[1] == "main":
         label = C.HIGH if outcome.side == "high" else C.LOW
         where = "above the allowed increase" if label is C.HIGH else "below the allowed decrease"
+        test = next((t for t in outcome.tests if t.name == outcome.rejected_by and t.fail_at == outcome.fail_at),
+                    None)
+        if test is not None:
+            word = "higher" if label is C.HIGH else "lower"
+            where += (f": the paired {test.name} test rejected 'no change beyond the margin' (canary {word} "
+                      f"in {test.above} of {test.above + test.below} differing pairs, e-value {_num(test.evidence)})")
         return _base(metric, classification=label, reason=f"{detail}, {where}", critical=outcome.critical,
                      effect=outcome.effect, samples=outcome.samples, **common)
     if first_fail is not None:

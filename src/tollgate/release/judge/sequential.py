@@ -5,12 +5,17 @@ same time, as a Prometheus ``query_range`` over one window and step gives) and m
 every pair without inflating false alarms: each is built on a nonnegative (super)martingale under the
 null, so by Ville's inequality the chance that it *ever* crosses ``1/alpha`` is at most ``alpha``.
 
-* :func:`location_path` -- the shift of the canary mean. A confidence sequence for the mean of the
-  paired differences ``d = canary - baseline`` from the scale-invariant Gaussian-mixture Bayes factor of
-  the one-sample t-test (normal prior ``N(0, g)`` on the standardised effect, right-Haar prior on the
-  scale; Lai 1976, Pérez-Ortiz et al. 2022). Exact for Gaussian differences, conservative for symmetric
-  heavy tails. Serial correlation of ``d`` is allowed for by an AR(1) variance inflation (a heuristic:
-  it shrinks the effective sample size by ``(1 - r1) / (1 + r1)``).
+* :func:`location_path` -- the shift of the canary level. It *fails* through :func:`shift_tests`: three
+  robust paired tests (Huber-clipped differences, signs of the differences, log ratios) whose scores
+  have mean zero when the canary is no worse than the margin, each tested with the scale-invariant
+  Gaussian-mixture Bayes factor of the one-sample t-test (normal prior ``N(0, g)`` on the standardised
+  effect, right-Haar prior on the scale; Lai 1976, Pérez-Ortiz et al. 2022) at an even share of the
+  failing alpha (Bonferroni). It *passes*, and reports its effect, with the same t-mixture confidence
+  sequence for the mean of the raw paired differences ``d = canary - baseline``. Pairing removes the
+  load both sides share at each instant; the robust scores keep one spike from swamping the evidence
+  (the raw-mean test alone caught 78 % of 10 % shifts on the benchmark, the robust ones 97 %). Serial
+  correlation is allowed for by an AR(1) variance inflation (a heuristic: it shrinks the effective
+  sample size by ``(1 - r1) / (1 + r1)``).
 * :func:`tail_path` -- tail exceedance (p95/p99). Each pair is compared with the pooled quantile of all
   *earlier* pairs; among pairs where exactly one side exceeds it, the canary side is, under the null
   that a pair's two labels are exchangeable, a fair coin. A one-sided binomial mixture likelihood ratio
@@ -44,10 +49,13 @@ from tollgate.release.judge.preprocess import FloatArray
 __all__ = [
     "DEFAULT_MIXTURE_G",
     "SequentialOutcome",
+    "ShiftTest",
     "TailOutcome",
     "beta_binomial_interval",
     "count_path",
     "location_path",
+    "shift_tests",
+    "t_mixture_log_bf",
     "t_mixture_critical",
     "tail_path",
 ]
@@ -57,6 +65,14 @@ Direction = Literal["increase", "decrease", "either"]
 #: Prior variance of the standardised effect in the t-mixture; tuned on the canary benchmark (a
 #: smaller g is tighter for small effects late, a larger one for large effects early).
 DEFAULT_MIXTURE_G = 0.05
+#: The robust location tests, in reporting order; ``alpha`` is split evenly between them.
+ROBUST_TESTS = ("huber", "sign", "log")
+#: Huber clipping point, in robust scales (about 95 % efficiency for normal noise).
+HUBER_K = 1.5
+#: Pairs before the Huber scale is first estimated (and its refresh step).
+SCALE_WARMUP = 10
+#: A pass waits while a robust test's log Bayes factor is above this share of its failing threshold.
+ROBUST_GUARD_SHARE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +95,8 @@ class SequentialOutcome:
     critical: bool = False
     evidence: float | None = None
     side: Literal["high", "low"] | None = None
+    tests: tuple[ShiftTest, ...] = ()
+    rejected_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +141,171 @@ def _directions(direction: Direction) -> tuple[bool, bool]:
     return direction in ("increase", "either"), direction in ("decrease", "either")
 
 
+def _running_moments(x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, float]:
+    """Running mean (centred on ``x[0]``), variance and AR(1) variance inflation of ``x``; and the centre."""
+    n = np.arange(1, len(x) + 1, dtype=np.float64)
+    shift = float(x[0])
+    dc = x - shift  # centred on the first value to keep precision for large values
+    s1 = np.cumsum(dc)
+    s2 = np.cumsum(dc * dc)
+    mean_c = s1 / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = np.maximum(s2 - n * mean_c * mean_c, 0.0) / np.maximum(n - 1.0, 1.0)
+        # Lag-1 autocorrelation of x around the running mean.
+        lag = np.concatenate(([0.0], np.cumsum(dc[1:] * dc[:-1])))
+        prev_sum = np.concatenate(([0.0], np.cumsum(dc[:-1])))  # sum of x_1..x_{t-1}
+        next_sum = s1 - dc[0]  # sum of x_2..x_t
+        cross = lag - mean_c * (prev_sum + next_sum) + (n - 1.0) * mean_c * mean_c
+        r1 = np.where(var > 0, cross / np.maximum(var * (n - 1.0), 1e-300), 0.0)
+    r1 = np.clip(np.nan_to_num(r1), 0.0, 0.9)
+    inflation: FloatArray = (1.0 + r1) / (1.0 - r1)
+    return mean_c, var, inflation, shift
+
+
+def t_mixture_log_bf(x: FloatArray, g: float = DEFAULT_MIXTURE_G) -> tuple[FloatArray, FloatArray]:
+    """Running log Bayes factor of the t-mixture against "mean of ``x`` is 0", and the running mean.
+
+    ``BF = (1+ng)^(-1/2) [(1 + t²/ν) / (1 + t²/(ν(1+ng)))]^((ν+1)/2)`` with the AR(1)-deflated sample
+    size ``n`` and ``ν = n - 1``; ``-inf`` where the variance is still zero or fewer than two samples.
+    Under a zero mean the chance that it ever exceeds ``log(1/alpha)`` is at most ``alpha`` (either sign).
+    """
+    n = np.arange(1, len(x) + 1, dtype=np.float64)
+    mean_c, var, inflation, centre = _running_moments(x)
+    mean: FloatArray = mean_c + centre
+    n_eff = n / inflation
+    nu = np.maximum(n_eff - 1.0, 1e-9)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        t2 = mean * mean / (var * inflation / n)
+        big = 1.0 + n_eff * g
+        log_bf = -0.5 * np.log(big) + 0.5 * (nu + 1.0) * (np.log1p(t2 / nu) - np.log1p(t2 / (nu * big)))
+    ok = (var > 0) & (n_eff >= 2) & np.isfinite(log_bf)
+    result: FloatArray = np.where(ok, log_bf, -np.inf)
+    return result, mean
+
+
+def _predictable_scale(d: FloatArray, warmup: int = SCALE_WARMUP) -> FloatArray:
+    """Robust scale of ``d`` from earlier pairs only: median |d| / 0.6745, refreshed every few pairs.
+
+    Measured about 0 (not the median) so a pure shift does not shrink it; nan before ``warmup`` pairs.
+    """
+    n = len(d)
+    scale = np.full(n, np.nan)
+    j = warmup
+    while j < n:
+        step = max(SCALE_WARMUP, j // 20)
+        s = float(np.median(np.abs(d[:j]))) / 0.6745
+        if s <= 0:
+            s = float(np.sqrt(np.mean(d[:j] * d[:j])))
+        scale[j : j + step] = s if s > 0 else np.nan
+        j += step
+    return scale
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftTest:
+    """One robust paired test of a location shift (``huber``, ``sign`` or ``log``) and one side.
+
+    ``fail_at`` is the first pair count where it rejected "no shift beyond the margin" (None if
+    never); ``evidence`` the largest Bayes factor it reached; ``log_e`` the running log Bayes factor
+    in the failing direction (0 where the estimate leans the other way); ``above``/``below`` the pairs
+    where the canary was above / below the baseline (after the margin) up to its decision.
+    """
+
+    name: str
+    side: Literal["high", "low"]
+    fail_at: int | None
+    evidence: float
+    above: int
+    below: int
+    log_e: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)
+
+
+def _shift_scores(name: str, b: FloatArray, c: FloatArray, margin: float, side: str, ref: FloatArray
+                  ) -> FloatArray | None:
+    """Per-pair scores whose mean is 0 under "shift equals the margin": positive means canary worse."""
+    sign = 1.0 if side == "high" else -1.0
+    if name == "log":
+        if np.any(b < 0) or np.any(c < 0) or (side == "low" and margin >= 1.0):
+            return None
+        head = np.concatenate([b[: 2 * SCALE_WARMUP], c[: 2 * SCALE_WARMUP]])
+        positive = head[head > 0]
+        if len(positive) == 0:
+            return None
+        eps = float(np.percentile(positive, 5))
+        bound = math.log1p(margin) if side == "high" else math.log1p(-margin)
+        scores: FloatArray = np.log(c + eps) - np.log(b + eps) - bound
+        return scores
+    d = c - b - sign * margin * ref
+    if name == "sign":
+        return np.sign(d)
+    scale = _predictable_scale(d)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        huber: FloatArray = np.where(np.isfinite(scale), np.clip(d / scale, -HUBER_K, HUBER_K), np.nan)
+    return huber
+
+
+def shift_tests(
+    baseline: FloatArray,
+    canary: FloatArray,
+    *,
+    alpha: float,
+    direction: Direction,
+    fail_increase: float = 0.0,
+    fail_decrease: float = 0.0,
+    min_samples: int = 20,
+    g: float = DEFAULT_MIXTURE_G,
+) -> tuple[ShiftTest, ...]:
+    """Robust paired tests that the canary's level moved beyond the allowed margin.
+
+    Three transforms of the aligned pairs, each tested with the t-mixture Bayes factor (with its AR(1)
+    allowance) and ``alpha`` split evenly between them and the tested sides:
+
+    * ``huber``: ``d = canary - baseline - margin·ref`` clipped at ±1.5 robust scales of earlier pairs
+      (efficient for near-normal noise, unmoved by spikes);
+    * ``sign``: the sign of ``d`` (holds for any noise shape, discrete values, heavy tails);
+    * ``log``: ``log(canary + ε) - log(baseline + ε) - log(1 + margin)`` for nonnegative metrics
+      (ratio effects on skewed, multiplicative metrics).
+
+    ``ref`` is the running mean of |baseline|, so margins are fractions of the baseline level.
+    """
+    n_pairs = min(len(baseline), len(canary))
+    b = baseline[:n_pairs]
+    c = canary[:n_pairs]
+    if n_pairs < 2:
+        return ()
+    up, down = _directions(direction)
+    sides = [s for s, on in (("high", up), ("low", down)) if on]
+    a = alpha / (len(ROBUST_TESTS) * len(sides))
+    threshold = math.log(1.0 / a)
+    n = np.arange(1, n_pairs + 1, dtype=np.float64)
+    ref = np.abs(np.cumsum(b) / n)
+    ref = np.concatenate(([ref[0]], ref[:-1]))  # earlier pairs only
+    out: list[ShiftTest] = []
+    for side in sides:
+        margin = fail_increase if side == "high" else fail_decrease
+        sign = 1.0 if side == "high" else -1.0
+        for name in ROBUST_TESTS:
+            scores = _shift_scores(name, b, c, margin, side, ref)
+            if scores is None:
+                continue
+            valid = np.flatnonzero(np.isfinite(scores))
+            if len(valid) < 2:
+                continue
+            log_bf, mean = t_mixture_log_bf(scores[valid], g)
+            leaning = sign * mean > 0
+            log_e = np.zeros(n_pairs)
+            log_e[valid] = np.where(leaning, np.maximum(log_bf, 0.0), 0.0)
+            hits = valid[(log_bf >= threshold) & leaning & (valid + 1 >= min_samples)]
+            fail_at = int(hits[0]) + 1 if len(hits) else None
+            upto = fail_at if fail_at is not None else n_pairs
+            dd = sign * scores[:upto]
+            top = float(np.max(log_e)) if len(log_e) else 0.0
+            out.append(ShiftTest(name, "high" if side == "high" else "low", fail_at,
+                                 float(math.exp(min(top, 700.0))), int(np.sum(dd > 0)), int(np.sum(dd < 0)),
+                                 log_e))
+    return tuple(out)
+
+
 def location_path(
     baseline: FloatArray,
     canary: FloatArray,
@@ -141,10 +324,12 @@ def location_path(
 ) -> SequentialOutcome:
     """Sequential test of the canary's mean shift, relative to the baseline mean.
 
-    Margins are fractions of the baseline mean: it fails High once the interval's lower end exceeds
-    ``+fail_increase`` (Low: upper end below ``-fail_decrease``), and passes once the harmful side of the
-    interval is within ``pass_margin`` (at least the fail margin). ``critical_*`` are the larger margins
-    for a critical failure. ``alpha`` is the two-sided error of the confidence sequence.
+    Margins are fractions of the baseline mean: it fails High once a robust shift test
+    (:func:`shift_tests`, at ``alpha / 2``) rejects "at most ``+fail_increase``" (Low: "at least
+    ``-fail_decrease``"), and passes once the harmful side of the raw mean's interval is within
+    ``pass_margin`` (at least the fail margin) and no robust test is halfway to failing. A failure is
+    critical when the point estimate reaches ``critical_*`` (Kayenta's rule). ``alpha`` is the two-sided
+    error of the confidence sequence.
     ``pass_guard`` (one flag per pair) allows a pass only where it is true: other tests use it to hold
     a pass back while they lean towards failing.
     """
@@ -154,22 +339,7 @@ def location_path(
     if n_pairs < 2:
         return SequentialOutcome(Decision.CONTINUE, n_pairs, None, None, None)
     n = np.arange(1, n_pairs + 1, dtype=np.float64)
-    # Running moments, centred on the first difference to keep precision for large values.
-    shift = d[0]
-    dc = d - shift
-    s1 = np.cumsum(dc)
-    s2 = np.cumsum(dc * dc)
-    mean_c = s1 / n
-    with np.errstate(invalid="ignore", divide="ignore"):
-        var = np.maximum(s2 - n * mean_c * mean_c, 0.0) / np.maximum(n - 1.0, 1.0)
-        # Lag-1 autocorrelation of d around the running mean.
-        lag = np.concatenate(([0.0], np.cumsum(dc[1:] * dc[:-1])))
-        prev_sum = np.concatenate(([0.0], np.cumsum(dc[:-1])))  # sum of d_1..d_{t-1}
-        next_sum = s1 - dc[0]  # sum of d_2..d_t
-        cross = lag - mean_c * (prev_sum + next_sum) + (n - 1.0) * mean_c * mean_c
-        r1 = np.where(var > 0, cross / np.maximum(var * (n - 1.0), 1e-300), 0.0)
-    r1 = np.clip(np.nan_to_num(r1), 0.0, 0.9)
-    inflation = (1.0 + r1) / (1.0 - r1)
+    mean_c, var, inflation, shift = _running_moments(d)
     n_eff = n / inflation
     crit = t_mixture_critical(n_eff, alpha, g)
     with np.errstate(invalid="ignore"):
@@ -184,9 +354,10 @@ def location_path(
     ref = np.where(ref > 0, ref, np.where(pooled_sd > 0, pooled_sd, 1.0))
 
     up, down = _directions(direction)
-    no = np.zeros(n_pairs, bool)
-    fail_hi = (lower > fail_increase * ref) if up else no
-    fail_lo = (upper < -fail_decrease * ref) if down else no
+    # Failing is the robust tests' job (alpha/2: the failing half of the two-sided budget); the
+    # t-mixture interval of the raw mean gives the pass and the reported effect.
+    tests = shift_tests(b, canary[:n_pairs], alpha=alpha / 2.0, direction=direction,
+                        fail_increase=fail_increase, fail_decrease=fail_decrease, min_samples=min_samples, g=g)
     ok = np.ones(n_pairs, bool)
     if up:
         ok &= upper < max(pass_margin, fail_increase) * ref
@@ -194,11 +365,15 @@ def location_path(
         ok &= lower > -max(pass_margin, fail_decrease) * ref
     if pass_guard is not None:
         ok &= pass_guard[:n_pairs]
-    t_hi = _first(fail_hi, min_samples)
-    t_lo = _first(fail_lo, min_samples)
+    if tests:
+        # A pass waits while a robust test is more than halfway (log scale) to failing.
+        limit = ROBUST_GUARD_SHARE * math.log(2.0 * len(tests) / alpha)
+        for test in tests:
+            ok &= test.log_e <= limit
     t_pass = _first(ok, min_samples)
-    fails = [t for t in (t_hi, t_lo) if t is not None]
-    t_fail = min(fails) if fails else None
+    failed = [t for t in tests if t.fail_at is not None]
+    first = min(failed, key=lambda t: t.fail_at or 0) if failed else None
+    t_fail = first.fail_at if first is not None else None
 
     if t_fail is not None and (t_pass is None or t_fail <= t_pass):
         decision, at = Decision.FAIL, t_fail
@@ -209,21 +384,24 @@ def location_path(
     i = at - 1
     side: Literal["high", "low"] | None = None
     critical = False
-    if decision is Decision.FAIL:
-        side = "high" if t_hi == t_fail else "low"
+    estimate = float(mean[i] / ref[i])
+    if decision is Decision.FAIL and first is not None:
+        side = first.side
+        # Kayenta's rule: the point effect against the critical effect size.
         if side == "high" and critical_increase is not None:
-            critical = bool(lower[i] > critical_increase * ref[i])
+            critical = estimate >= critical_increase
         if side == "low" and critical_decrease is not None:
-            critical = bool(upper[i] < -critical_decrease * ref[i])
+            critical = estimate <= -critical_decrease
     conf = confidence if confidence is not None else 1.0 - alpha
     effect = Effect(
         measure="relative",
-        estimate=float(mean[i] / ref[i]),
+        estimate=estimate,
         lower=float(lower[i] / ref[i]),
         upper=float(upper[i] / ref[i]),
         confidence=conf,
     )
-    return SequentialOutcome(decision, at, effect, t_fail, t_pass, critical, side=side)
+    return SequentialOutcome(decision, at, effect, t_fail, t_pass, critical, side=side, tests=tests,
+                             rejected_by=first.name if decision is Decision.FAIL and first else None)
 
 
 def _log_mixture_lr_upper(k: FloatArray, total: FloatArray) -> FloatArray:
