@@ -6,8 +6,8 @@ with those keys, or an object mapping each metric to a list of ``[timestamp, val
 given); values are numbers, ``NaN`` and ``±Inf`` allowed. Bad rows raise ParseError naming the file
 and line (JSON: the item).
 
-:class:`PrometheusClient` runs ``query_range`` with a timeout, retries with exponential backoff on
-connection errors and 5xx answers, and an optional bearer token or extra headers. An unreachable
+:class:`PrometheusClient` runs ``query_range`` (and instant ``query``) with a timeout, retries with
+exponential backoff on connection errors and 5xx answers, and an optional bearer token or extra headers. An unreachable
 server raises DependencyError naming the URL; an error answer from Prometheus (bad PromQL, say)
 raises InputError carrying Prometheus's message.
 """
@@ -283,6 +283,27 @@ class PrometheusClient:
                     Series(tuple(float(v) for _, v in pairs), tuple(float(t) for t, _ in pairs)),
                 )
             )
+        return out
+
+    def query(self, query: str, at: float | None = None) -> list[LabeledSeries]:
+        """Every series of an instant query (``/api/v1/query``), each as a one-sample series.
+
+        A scalar answer comes back as one series without labels.
+        """
+        params = {"query": query}
+        if at is not None:
+            params["time"] = _fmt(at)
+        data = self._get("/api/v1/query", params)
+        kind = data.get("resultType") if isinstance(data, Mapping) else type(data).__name__
+        if kind == "scalar":
+            stamp, value = data["result"]
+            return [LabeledSeries({}, Series((float(value),), (float(stamp),)))]
+        if kind != "vector":
+            raise InputError(f"Prometheus at {self.url}: query answered {kind!r}, expected a vector")
+        out = []
+        for item in data.get("result") or []:
+            stamp, value = item.get("value") or (0.0, "NaN")
+            out.append(LabeledSeries(dict(item.get("metric") or {}), Series((float(value),), (float(stamp),))))
         return out
 
 
