@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from tollgate.errors import InputError
+
 
 class ProposeMode(StrEnum):
     """Where a proposal goes: nowhere, a branch of its own, or a commit on the checked-out branch."""
@@ -15,8 +17,6 @@ class ProposeMode(StrEnum):
 
     @classmethod
     def parse(cls, value: str, *, field_name: str = "mode") -> ProposeMode:
-        from tollgate.errors import InputError
-
         try:
             return cls(value.strip().lower())
         except ValueError as exc:

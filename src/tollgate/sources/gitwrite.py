@@ -108,6 +108,20 @@ class GitWriter:
         if self._run("check-ref-format", f"refs/heads/{branch}", check=False).returncode != 0:
             raise ProposalRefusedError(f"{branch!r} is not a valid branch name")
 
+    def default_branch(self) -> str:
+        """The branch proposals start from: the remote's HEAD branch, else main, master, else HEAD."""
+        remote = self._run("symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD", check=False).stdout.strip()
+        if remote:
+            return remote
+        for name in ("main", "master"):
+            if self.branch_tip(name) is not None:
+                return name
+        return "HEAD"
+
+    def subject(self, commit: str) -> str:
+        """First line of ``commit``'s message."""
+        return self._run("log", "-1", "--format=%s", self.resolve(commit)).stdout.strip()
+
     def _tree(self, commit: str) -> str:
         return self._run("rev-parse", f"{commit}^{{tree}}").stdout.strip()
 
