@@ -59,6 +59,12 @@ class PolicySettings(BaseModel):
         description="Run the IaC security packs (TG-K8S-006.., TG-TF-002..) in reviews too; findings a modified "
         "resource already had before the change are reported as info. `scan` always runs them.",
     )
+    embedding_cache: bool = Field(
+        default=True, description="Keep the NL parser's template vectors on disk instead of computing them per run."
+    )
+    embedding_cache_dir: Path | None = Field(
+        default=None, description="Directory of that cache; default: <user cache dir>/tollgate/embeddings."
+    )
 
 
 class RenderSettings(BaseModel):
@@ -103,6 +109,12 @@ class BillingSettings(BaseModel):
     store: Path | None = Field(
         default=None, description="DuckDB billing store; default: billing.duckdb in the data dir."
     )
+    memory_limit: str = Field(
+        default="2GB", description="DuckDB memory ceiling while ingesting and querying (e.g. 2GB, 512MB)."
+    )
+    threads: int | None = Field(
+        default=None, ge=1, description="DuckDB worker threads; default: one per core."
+    )
 
 
 class RightsizeSettings(BaseModel):
@@ -111,6 +123,8 @@ class RightsizeSettings(BaseModel):
     prometheus_url: str | None = Field(default=None, description="Prometheus holding the usage history.")
     strategy: str = Field(default="krr-simple", description="Recommendation strategy (krr-simple or vpa).")
     history: str = Field(default="14d", description="Usage history window (Prometheus duration).")
+    per: str = Field(default="workload", description="Proposal granularity: one commit per workload or per run.")
+    idle_replicas: int = Field(default=0, ge=0, description="Replicas proposed for an idle workload.")
 
 
 class RollbackSettings(BaseModel):
@@ -118,6 +132,7 @@ class RollbackSettings(BaseModel):
 
     mode: str = Field(default="off", description="off, branch or commit.")
     repo: Path | None = Field(default=None, description="GitOps repo the rollback is proposed in.")
+    base: str | None = Field(default=None, description="Branch the revert goes on (default: the repo's default).")
 
 
 class LlmSettings(BaseModel):

@@ -53,6 +53,7 @@ def rollback_command(
     """Propose reverting COMMIT in Git because decision ID failed (idempotent)."""
     settings = Settings()
     path = repo or settings.rollback.repo or Path(".")
+    base = base or settings.rollback.base
     text = evidence or f"see `tollgate explain {decision}`"
     proposal = propose_rollback(path, commit=commit, decision_id=decision, evidence=text, mode=mode.value, base=base)
     assert proposal is not None  # mode is never "off" here
