@@ -20,6 +20,8 @@ from rich.text import Text
 from tollgate import __version__
 from tollgate.cli.output import emit, err_console
 from tollgate.cli.policy_cmd import policy_app
+from tollgate.cli.rightsize import rightsize_command
+from tollgate.cli.rollback import rollback_app
 from tollgate.engine import Engine
 from tollgate.errors import TollgateError
 from tollgate.ledger.store import Ledger
@@ -41,6 +43,8 @@ bench_app = typer.Typer(help="Reproducible speed and quality benchmarks.", no_ar
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(bench_app, name="bench")
 app.add_typer(policy_app, name="policy")
+app.add_typer(rollback_app, name="rollback")
+app.command("rightsize")(rightsize_command)
 
 
 class ReviewFormat(StrEnum):
