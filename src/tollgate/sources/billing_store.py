@@ -55,6 +55,7 @@ __all__ = [
     "BillingStore",
     "FakeBillingStore",
     "file_digest",
+    "write_focus_files",
 ]
 
 log = logging.getLogger(__name__)
@@ -745,6 +746,60 @@ class FakeBillingStore:
 
     def close(self) -> None:
         """Nothing to close."""
+
+
+def write_focus_files(
+    chunks: Iterable[Mapping[str, np.ndarray]],
+    *,
+    csv: Path | None = None,
+    parquet: Path | None = None,
+    time_columns: Sequence[str] = ("BillingPeriodEnd", "BillingPeriodStart", "ChargePeriodEnd", "ChargePeriodStart"),
+    memory_limit: str = "2GB",
+    threads: int | None = None,
+) -> int:
+    """Write column chunks (e.g. from the FOCUS generator) as one FOCUS CSV and/or Parquet file; return rows.
+
+    Chunks are appended to a scratch DuckDB file beside the output, so memory stays bounded whatever the
+    row count; CSV timestamps are written in FOCUS form (``YYYY-MM-DDTHH:mm:ssZ``), Parquet keeps them typed.
+    """
+    import pandas as pd  # only the writer needs it: DuckDB scans a DataFrame of numpy columns without copies
+
+    target = csv or parquet
+    if target is None:
+        raise InputError("write_focus_files: give csv and/or parquet")
+    scratch = target.with_name(target.name + ".scratch.duckdb")
+    scratch.unlink(missing_ok=True)
+    con = duckdb.connect(str(scratch))
+    rows = 0
+    try:
+        con.execute(f"SET memory_limit = {_lit(memory_limit)}")
+        con.execute("SET preserve_insertion_order = true")
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        created = False
+        for chunk in chunks:
+            frame = pd.DataFrame(dict(chunk), copy=False)
+            con.register("chunk_frame", frame)
+            if not created:
+                con.execute("CREATE TABLE gen AS SELECT * FROM chunk_frame")
+                created = True
+            else:
+                con.execute("INSERT INTO gen SELECT * FROM chunk_frame")
+            con.unregister("chunk_frame")
+            rows += len(frame)
+        if not created:
+            raise InputError("write_focus_files: no rows to write")
+        if csv is not None:
+            replace = ", ".join(f"strftime({q(c)}, '%Y-%m-%dT%H:%M:%SZ') AS {q(c)}" for c in time_columns)
+            con.execute(f"COPY (SELECT * REPLACE ({replace}) FROM gen) TO {_lit(str(csv))} "  # noqa: S608
+                        "(FORMAT csv, HEADER true)")
+        if parquet is not None:
+            con.execute(f"COPY gen TO {_lit(str(parquet))} (FORMAT parquet, COMPRESSION snappy)")
+    finally:
+        con.close()
+        scratch.unlink(missing_ok=True)
+        scratch.with_name(scratch.name + ".wal").unlink(missing_ok=True)
+    return rows
 
 
 def gzip_copy(src: Path, dst: Path) -> Path:
