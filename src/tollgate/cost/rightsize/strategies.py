@@ -18,7 +18,6 @@ from tollgate.cost.rightsize.common import (
     MIB,
     CommonSettings,
     FloatArray,
-    Samples,
     cpu_samples,
     daily_peaks,
     decay_weights,
@@ -216,41 +215,40 @@ class Vpa:
 class SafeSettings(CommonSettings):
     """tollgate's ``safe`` strategy."""
 
-    cpu_percentile: float = Field(default=95.0, gt=0, le=100, description="CPU percentile within each window.")
-    cpu_window_s: float = Field(default=DAY, gt=0, description="Length of the CPU windows (seconds).")
-    cpu_window_quantile: float = Field(default=0.75, gt=0, le=1, description="Quantile over the windows' "
-                                       "percentiles, recent windows weighted more.")
-    cpu_half_life_s: float = Field(default=7 * DAY, gt=0, description="Half-life of the window weights.")
+    cpu_percentile: float = Field(default=95.0, gt=0, le=100, description="CPU request percentile.")
+    cpu_half_life_s: float = Field(default=14 * DAY, gt=0, description="Half-life of CPU sample weights.")
     memory_min_buffer: float = Field(default=0.10, ge=0, description="Smallest buffer on the memory peak.")
-    memory_max_buffer: float = Field(default=0.30, ge=0, description="Largest buffer on the memory peak.")
-    memory_cv_factor: float = Field(default=2.0, ge=0, description="Buffer grows by this times the "
-                                    "coefficient of variation of the daily peaks.")
-    horizon_days: float = Field(default=7.0, ge=0, description="A rising memory trend is projected this far.")
+    memory_max_buffer: float = Field(default=0.40, ge=0, description="Largest buffer on the memory peak.")
+    memory_base_margin: float = Field(default=0.05, ge=0, description="Added to the worst exceedance seen in "
+                                      "the backtest.")
+    horizon_days: float = Field(default=7.0, gt=0, description="How long the values must hold (backtest "
+                                "horizon; a rising memory trend is projected this far).")
+    backtest_min_days: float = Field(default=7.0, gt=0, description="History before the first backtest split.")
     trend_min_r2: float = Field(default=0.6, ge=0, le=1, description="Fit quality a memory trend needs.")
     oom_bump: float = Field(default=1.25, ge=1, description="Factor on the memory limit at an OOM kill.")
 
 
-def _window_percentiles(cpu: Samples, window: float, q: float) -> tuple[FloatArray, FloatArray]:
-    end = float(cpu.times.max())
-    index = np.floor((end - cpu.times) / window).astype(np.int64)
-    order = np.argsort(index, kind="stable")
-    idx_sorted = index[order]
-    vals_sorted = cpu.values[order]
-    bounds = np.flatnonzero(np.diff(idx_sorted)) + 1
-    groups = np.split(vals_sorted, bounds)
-    keys = idx_sorted[np.concatenate(([0], bounds))] if idx_sorted.size else np.zeros(0, dtype=np.int64)
-    times = end - keys * window
-    values = np.array([float(np.quantile(g, q)) for g in groups])
-    return times.astype(np.float64), values
+def backtest_exceedance(peaks: FloatArray, horizon: int, first: int) -> float | None:
+    """Worst relative rise of the next ``horizon`` daily peaks over all earlier ones, over every split
+    from day ``first`` on; ``None`` when the history is too short for one split."""
+    worst: float | None = None
+    for split in range(first, peaks.size):
+        before = float(peaks[:split].max())
+        after = float(peaks[split:split + horizon].max())
+        if before > 0:
+            rise = after / before - 1.0
+            worst = rise if worst is None else max(worst, rise)
+    return worst
 
 
 class Safe:
-    """tollgate ``safe``: CPU request from a high quantile of per-day p95s (recent days weigh more, start-up
-    minutes left out), no CPU limit; memory request = limit = peak x a buffer that grows with how much the
-    daily peaks vary, a rising trend projected over the horizon, OOM kills bumping the limit x1.25."""
+    """tollgate ``safe``: CPU request = p95 with recent days weighted more (half-life 7 d, start-up minutes
+    left out), no CPU limit; memory request = limit = peak x a buffer learnt by backtesting the history
+    (how far the peaks of the following days rose above every earlier peak, plus a margin), a rising
+    trend projected over the horizon, OOM kills bumping the limit x1.25."""
 
     name: str = "safe"
-    description: str = "tollgate safe: daily p95 quantile CPU, adaptive memory buffer, leak projection"
+    description: str = "tollgate safe: recency-weighted CPU p95, backtested memory buffer, leak projection"
     settings_model: type[CommonSettings] = SafeSettings
 
     def propose(self, usage: ContainerUsage, current: ResourceValues, settings: CommonSettings) -> RawValues:
@@ -258,25 +256,29 @@ class Safe:
         cpu = cpu_samples(usage, s.startup_grace_s)
         if len(cpu) == 0:  # only start-up samples: keep them rather than guess
             cpu = cpu_samples(usage)
-        times, p95s = _window_percentiles(cpu, s.cpu_window_s, s.cpu_percentile / 100.0)
-        weights = decay_weights(times, float(times.max()), s.cpu_half_life_s)
-        cpu_request = weighted_quantile(p95s, weights, s.cpu_window_quantile)
-        notes = [f"CPU: q{s.cpu_window_quantile:g} of {p95s.size} daily p{s.cpu_percentile:g}s"]
+        weights = decay_weights(cpu.times, float(cpu.times.max()), s.cpu_half_life_s)
+        cpu_request = weighted_quantile(cpu.values, weights, s.cpu_percentile / 100.0)
+        notes = [f"CPU p{s.cpu_percentile:g}, half-life {s.cpu_half_life_s / DAY:g} days"]
 
         mem = memory_samples(usage)
         peak = float(mem.values.max())
         day_times, peaks = daily_peaks(mem)
-        cv = float(np.std(peaks) / np.mean(peaks)) if peaks.size >= 2 and np.mean(peaks) > 0 else 0.0
-        buffer = min(s.memory_max_buffer, max(s.memory_min_buffer, s.memory_min_buffer + s.memory_cv_factor * cv))
+        horizon = max(1, math.ceil(s.horizon_days))
+        rise = backtest_exceedance(peaks, horizon, max(1, math.ceil(s.backtest_min_days)))
+        if rise is None:
+            buffer = s.memory_max_buffer
+            notes.append(f"memory: max x {1 + buffer:.2f} (history too short to backtest)")
+        else:
+            buffer = min(s.memory_max_buffer, max(s.memory_min_buffer, rise + s.memory_base_margin))
+            notes.append(f"memory: max x {1 + buffer:.2f} (peaks rose up to {max(rise, 0) * 100:.1f}% in backtest)")
         memory = peak * (1.0 + buffer)
-        notes.append(f"memory: max x {1 + buffer:.2f} (daily peaks vary {cv * 100:.1f}%)")
-        if peaks.size >= 4 and s.horizon_days > 0:
+        if peaks.size >= 4:
             x = (day_times - day_times[-1]) / DAY
             slope, intercept = np.polyfit(x, peaks, 1)
             fitted = slope * x + intercept
             ss_tot = float(np.sum((peaks - peaks.mean()) ** 2))
             r2 = 1.0 - float(np.sum((peaks - fitted) ** 2)) / ss_tot if ss_tot > 0 else 0.0
-            projected = float(intercept + slope * s.horizon_days) * (1.0 + s.memory_min_buffer)
+            projected = float(intercept + slope * s.horizon_days) * (1.0 + s.memory_base_margin)
             if slope > 0 and r2 >= s.trend_min_r2 and projected > memory:
                 memory = projected
                 notes.append(f"memory grows {slope / MIB:.1f}Mi/day (r2 {r2:.2f}): projected {s.horizon_days:g} days")
