@@ -353,10 +353,10 @@ class FocusSynth:
         hour0 = day * 24
         profile = self._profile(day)
         factor = np.ones((n, 24), dtype=np.float64)
-        for i, (_a, mask, start, end) in enumerate(self._anomalies):
+        for anomaly, mask, start, end in self._anomalies:
             lo, hi = max(start - hour0, 0), min(end - hour0, 24)
             if lo < hi:
-                factor[mask, lo:hi] *= _a.factor
+                factor[mask, lo:hi] *= anomaly.factor
         noise = np.exp(rng.normal(0.0, cfg.noise, size=(n, 24)))
         list_hourly = profile * noise * factor
         hourly_res = np.flatnonzero(~inv.daily)
@@ -384,9 +384,10 @@ class FocusSynth:
             active = mask[res] & (row_lo < a_end) & (row_hi > a_start)
             self._impact[i] += float(extra[active].sum())
         day_start = np.datetime64(self._day_start(day), "s")
-        start = day_start + hour.astype("timedelta64[h]")
-        end = np.where(is_daily, day_start + np.timedelta64(1, "D"), start + np.timedelta64(1, "h"))
-        cols = self._columns(res, start, end, list_cost, billed, effective, contracted, contracted_price, price, qty)
+        t_start = day_start + hour.astype("timedelta64[h]")
+        t_end = np.where(is_daily, day_start + np.timedelta64(1, "D"), t_start + np.timedelta64(1, "h"))
+        cols = self._columns(res, t_start, t_end, list_cost, billed, effective, contracted, contracted_price,
+                             price, qty)
         return self._with_commitments(cols, day, effective, covered)
 
     def _columns(self, res: npt.NDArray[np.int64], start: np.ndarray, end: np.ndarray, *money: np.ndarray,
@@ -419,11 +420,11 @@ class FocusSynth:
             "ChargeFrequency": np.full(n, "Usage-Based", dtype=object),
             "ChargePeriodEnd": end.astype("datetime64[s]"),
             "ChargePeriodStart": start.astype("datetime64[s]"),
-            "CommitmentDiscountCategory": np.where(covered, "Spend", None).astype(object),
-            "CommitmentDiscountId": np.where(covered, cid[np.maximum(inv.covered[res], 0)], None).astype(object),
-            "CommitmentDiscountName": np.where(covered, "compute-commitment", None).astype(object),
-            "CommitmentDiscountStatus": np.where(covered, "Used", None).astype(object),
-            "CommitmentDiscountType": np.where(covered, "Savings Plan", None).astype(object),
+            "CommitmentDiscountCategory": _only(covered, "Spend"),
+            "CommitmentDiscountId": _only(covered, cid[np.maximum(inv.covered[res], 0)]),
+            "CommitmentDiscountName": _only(covered, "compute-commitment"),
+            "CommitmentDiscountStatus": _only(covered, "Used"),
+            "CommitmentDiscountType": _only(covered, "Savings Plan"),
             "ConsumedQuantity": qty,
             "ConsumedUnit": per([s.unit for s in svc]),
             "ContractedCost": contracted,
@@ -496,6 +497,13 @@ class FocusSynth:
                 tail = np.array(extra, dtype=object)
             out[name] = np.concatenate([column, tail])
         return out
+
+
+def _only(mask: npt.NDArray[np.bool_], value: Any) -> npt.NDArray[np.object_]:
+    """Object column: ``value`` (scalar or per-row array) where ``mask``, None elsewhere."""
+    out = np.full(len(mask), None, dtype=object)
+    out[mask] = value[mask] if isinstance(value, np.ndarray) else value
+    return out
 
 
 def number_columns() -> tuple[str, ...]:

@@ -762,7 +762,7 @@ def write_focus_files(
     Chunks are appended to a scratch DuckDB file beside the output, so memory stays bounded whatever the
     row count; CSV timestamps are written in FOCUS form (``YYYY-MM-DDTHH:mm:ssZ``), Parquet keeps them typed.
     """
-    import pandas as pd  # only the writer needs it: DuckDB scans a DataFrame of numpy columns without copies
+    import pandas as pd  # type: ignore[import-untyped]  # only the writer needs it: DuckDB scans a DataFrame of numpy columns without copies
 
     target = csv or parquet
     if target is None:

@@ -88,6 +88,7 @@ def test_anomaly_truth_impact_matches_the_data(tmp_path: Path) -> None:
                     if dim in a.scope:
                         keep &= chunk[col] == a.scope[dim]
                 if "tag:application" in a.scope:
-                    keep &= np.char.find(chunk["Tags"].astype(str), f'"application":"{a.scope["tag:application"]}"') >= 0
+                    app = a.scope["tag:application"]
+                    keep &= np.char.find(chunk["Tags"].astype(str), f'"application":"{app}"') >= 0
                 base += chunk["EffectiveCost"][keep].sum()
             assert scoped.total - base == pytest.approx(a.impact, rel=0.02), a.kind
