@@ -121,7 +121,7 @@ class RightsizeSettings(BaseModel):
     """Rightsizing (``tollgate rightsize``)."""
 
     prometheus_url: str | None = Field(default=None, description="Prometheus holding the usage history.")
-    strategy: str = Field(default="krr-simple", description="Recommendation strategy (krr-simple or vpa).")
+    strategy: str = Field(default="krr-simple", description="Recommendation strategy (krr-simple, vpa or safe).")
     history: str = Field(default="14d", description="Usage history window (Prometheus duration).")
     per: str = Field(default="workload", description="Proposal granularity: one commit per workload or per run.")
     idle_replicas: int = Field(default=0, ge=0, description="Replicas proposed for an idle workload.")
