@@ -95,6 +95,18 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
 
 
+def _sqlite_file_on_connect(dbapi_connection: Any, record: Any) -> None:
+    """A file ledger: write-ahead log, so readers never wait for the appender and an append is one
+    sequential write; ``synchronous=FULL`` keeps every answered append durable (fsync per commit)."""
+    _sqlite_on_connect(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+    finally:
+        cursor.close()
+
+
 def _sqlite_on_begin(connection: Connection) -> None:
     mode = connection.get_execution_options().get("tollgate_sqlite_begin", "DEFERRED")
     connection.exec_driver_sql(f"BEGIN {mode}")
@@ -116,7 +128,7 @@ def _create_engine(url: URL) -> Engine:
             engine = create_engine(
                 url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
             )
-        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "connect", _sqlite_on_connect if memory else _sqlite_file_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     return create_engine(

@@ -34,14 +34,13 @@ fail/pass happened and the effect with its interval at that moment.
 
 from __future__ import annotations
 
-import bisect
 import math
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import optimize, special  # type: ignore[import-untyped]
+from scipy import special  # type: ignore[import-untyped]
 
 from tollgate.model.canary import Decision, Effect
 from tollgate.release.judge.preprocess import FloatArray
@@ -404,15 +403,48 @@ def location_path(
                              rejected_by=first.name if decision is Decision.FAIL and first else None)
 
 
+#: Largest number of pool refreshes in a tail test; longer series refresh every few pairs.
+MAX_REFRESHES = 200
+
+
+def _pooled_order(b: FloatArray, c: FloatArray, warmup: int) -> tuple[NDArray[np.int64], FloatArray,
+                                                                         NDArray[np.int64]]:
+    """Running order statistics of the pooled samples of earlier pairs, at each refresh.
+
+    Returns the refresh points (pair counts ``j``: the pool holds pairs ``0..j-1``; every pair from
+    ``warmup`` on while there are at most ``MAX_REFRESHES``), the pooled values sorted, and for each
+    refresh the running count of pooled values up to each sorted position. The ``r``-th smallest
+    pooled value at a refresh is ``sorted[argmax(counts >= r)]``. Uses only earlier pairs, so a
+    threshold drawn from it is predictable and the label-swap argument stays exact.
+    """
+    n = len(b)
+    if n <= warmup:
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 0), np.int64)
+    step = max(1, math.ceil((n - warmup) / MAX_REFRESHES))
+    pairs = np.arange(warmup, n, step, dtype=np.int64)
+    values = np.empty(2 * n)
+    values[0::2] = b
+    values[1::2] = c
+    arrival = np.repeat(np.arange(n, dtype=np.int64), 2)
+    order = np.argsort(values, kind="stable")
+    counts: NDArray[np.int64] = np.cumsum(arrival[order][None, :] < pairs[:, None], axis=1, dtype=np.int64)
+    return pairs, values[order], counts
+
+
 def _log_mixture_lr_upper(k: FloatArray, total: FloatArray) -> FloatArray:
     """log of the binomial mixture LR against p = 1/2 with a uniform prior on p in [1/2, 1]."""
-    a = k + 1.0
-    bb = total - k + 1.0
+    # Counts change rarely (k only when total does): evaluate where total changes, carry forward.
+    if len(total) == 0:
+        return np.zeros(0)
+    change = np.flatnonzero(np.diff(total, prepend=-1.0) != 0)
+    ku, tu = k[change], total[change]
+    a = ku + 1.0
+    bb = tu - ku + 1.0
     tail = special.betaincc(a, bb, 0.5)
     with np.errstate(divide="ignore"):
-        result: FloatArray = (
-            (total + 1.0) * math.log(2.0) + special.betaln(a, bb) + np.log(np.maximum(tail, 1e-300))
-        )
+        unique = (tu + 1.0) * math.log(2.0) + special.betaln(a, bb) + np.log(np.maximum(tail, 1e-300))
+    owner = np.searchsorted(change, np.arange(len(total)), side="right") - 1
+    result: FloatArray = unique[owner]
     return result
 
 
@@ -439,34 +471,41 @@ def tail_path(
         name = "spread"
     else:
         name = f"tail_p{round(quantile * 100)}" if upper else f"tail_p{round((1 - quantile) * 100)}_low"
-    pool: list[float] = []
+    if n_pairs == 0:
+        return TailOutcome(name, Decision.CONTINUE, 0, None, 0, 0, None, 1.0)
+    b = np.asarray(baseline[:n_pairs], dtype=np.float64)
+    c = np.asarray(canary[:n_pairs], dtype=np.float64)
+    pairs, sorted_pool, counts = _pooled_order(b, c, warmup)
     k = np.zeros(n_pairs)
     total = np.zeros(n_pairs)
     canary_exceed = baseline_exceed = 0
-    kk = tt = 0
-    for i in range(n_pairs):
-        bi, ci = float(baseline[i]), float(canary[i])
-        if len(pool) >= 2 * warmup:
-            if spread:
-                h = pool[len(pool) // 2]
-                dist_c, dist_b = abs(ci - h), abs(bi - h)
-                a_c, a_b = dist_c > dist_b, dist_b > dist_c
-            elif upper:
-                h = pool[min(len(pool) - 1, math.ceil(quantile * len(pool)) - 1)]
-                a_c, a_b = ci >= h, bi >= h
-            else:
-                h = pool[max(0, math.floor((1 - quantile) * len(pool)))]
-                a_c, a_b = ci <= h, bi <= h
-            canary_exceed += a_c
-            baseline_exceed += a_b
-            if a_c != a_b:
-                tt += 1
-                kk += int(a_c)
-        k[i], total[i] = kk, tt
-        bisect.insort(pool, bi)
-        bisect.insort(pool, ci)
-    if n_pairs == 0:
-        return TailOutcome(name, Decision.CONTINUE, 0, None, 0, 0, None, 1.0)
+    if len(pairs):
+        size = 2 * pairs  # pool size at each refresh: every sample of the earlier pairs
+        if spread:
+            rank = size // 2 + 1
+        elif upper:
+            rank = np.minimum(size, np.ceil(quantile * size).astype(np.int64))
+        else:
+            rank = np.floor((1 - quantile) * size).astype(np.int64) + 1
+        rank = np.clip(rank, 1, size)
+        h_at = sorted_pool[np.argmax(counts >= rank[:, None], axis=1)]
+        # Pair i (0-based) is judged against the pool as of the latest refresh at or before it.
+        live = np.arange(n_pairs) >= pairs[0]
+        which = np.searchsorted(pairs, np.arange(n_pairs), side="right") - 1
+        h = h_at[np.maximum(which, 0)]
+        if spread:
+            dist_c, dist_b = np.abs(c - h), np.abs(b - h)
+            a_c, a_b = dist_c > dist_b, dist_b > dist_c
+        elif upper:
+            a_c, a_b = c >= h, b >= h
+        else:
+            a_c, a_b = c <= h, b <= h
+        a_c &= live
+        a_b &= live
+        canary_exceed, baseline_exceed = int(np.sum(a_c)), int(np.sum(a_b))
+        differ = a_c != a_b
+        total = np.cumsum(differ).astype(np.float64)
+        k = np.cumsum(differ & a_c).astype(np.float64)
     log_lr = _log_mixture_lr_upper(k, total)
     threshold = math.log(1.0 / alpha)
     fail_at = _first(log_lr >= threshold, 1)
@@ -494,13 +533,39 @@ def _ratio(p: float) -> float:
     return math.inf if p >= 1.0 else p / (1.0 - p)
 
 
-def _log_lr_point(k: FloatArray | float, total: FloatArray | float, p: float) -> FloatArray:
+def _log_lr_point(k: FloatArray | float, total: FloatArray | float, p: FloatArray | float) -> FloatArray:
     """log of the uniform-mixture binomial LR against the point ``p`` (convex in p, least at k/n)."""
     k_arr = np.asarray(k, dtype=np.float64)
     t_arr = np.asarray(total, dtype=np.float64)
     loglik = special.xlogy(k_arr, p) + special.xlog1py(t_arr - k_arr, -p)
     result: FloatArray = special.betaln(k_arr + 1.0, t_arr - k_arr + 1.0) - loglik
     return result
+
+
+def _crossing(k: float, total: float, threshold: float, grid: FloatArray, p_hat: float, *, low: bool) -> float:
+    """The end of ``{p : log LR(p) < threshold}`` on one side of ``p_hat`` (0 or 1 if never crossed)."""
+    for _ in range(2):
+        side = grid[grid <= p_hat] if low else grid[grid >= p_hat]
+        if len(side) == 0:
+            return 0.0 if low else 1.0
+        excess = _log_lr_point(k, total, side) >= threshold
+        if low:
+            idx = np.flatnonzero(excess)
+            if len(idx) == 0:
+                return 0.0 if side[0] <= 1e-12 else float(side[0])
+            j = int(idx[-1])
+            if j + 1 >= len(side):
+                return float(side[j])
+            grid = np.linspace(side[j], side[j + 1], 101)
+        else:
+            idx = np.flatnonzero(excess)
+            if len(idx) == 0:
+                return 1.0 if side[-1] >= 1 - 1e-12 else float(side[-1])
+            j = int(idx[0])
+            if j == 0:
+                return float(side[0])
+            grid = np.linspace(side[j - 1], side[j], 101)
+    return float(grid[-1] if low else grid[0])
 
 
 def beta_binomial_interval(k: float, total: float, alpha: float) -> tuple[float, float]:
@@ -517,9 +582,11 @@ def beta_binomial_interval(k: float, total: float, alpha: float) -> tuple[float,
     def excess(p: float) -> float:
         return float(_log_lr_point(k, total, p)) - threshold
 
-    eps = 1e-12
-    lo = 0.0 if p_hat <= eps or excess(eps) < 0 else float(optimize.brentq(excess, eps, p_hat))
-    hi = 1.0 if p_hat >= 1 - eps or excess(1 - eps) < 0 else float(optimize.brentq(excess, p_hat, 1 - eps))
+    # The LR is convex in p with its least value at p_hat: find both crossings on a grid, then refine
+    # each on a finer grid between its bracketing points (accurate to about 1e-6).
+    grid = np.linspace(1e-12, 1 - 1e-12, 401)
+    lo, hi = _crossing(k, total, threshold, grid, p_hat, low=True), _crossing(k, total, threshold, grid, p_hat,
+                                                                                low=False)
     return lo, hi
 
 
