@@ -545,12 +545,16 @@ def _locate_helm(target: WorkloadContainer, manifest: Manifest, files: Mapping[s
 
 def _helm_anchor(sites: Mapping[str, FieldSite], refs: set[tuple[str, ...]], parsed: Mapping[str, list[Any]],
                  order: Sequence[str], names: Sequence[str]) -> FieldSite | None:
-    """The ``resources`` map a template includes whole, where missing fields can be added."""
-    for name in FIELDS:
-        if name in sites:
-            site = sites[name]
-            resources = tuple(str(s) for s in site.path[:-2])
-            return FieldSite(site.file, 0, resources) if resources in refs else None
+    """The ``resources`` map a template includes whole, where missing fields can be added.
+
+    With fields already located, the most specific values file among theirs (the last in Helm's order)
+    gets the new ones, so an environment's file stays the place its resources are tuned.
+    """
+    located = [sites[name] for name in FIELDS if name in sites]
+    if located:
+        site = max(located, key=lambda s: order.index(s.file) if s.file in order else -1)
+        resources = tuple(str(s) for s in site.path[:-2])
+        return FieldSite(site.file, 0, resources) if resources in refs else None
     candidates = [r for r in refs if r and r[-1] == "resources"]
     best: tuple[int, FieldSite] | None = None
     for ref in candidates:
