@@ -10,11 +10,21 @@ import typer
 
 from tollgate.cli.output import emit, err_console
 from tollgate.errors import InputError, ParseError, PolicyError
+from tollgate.settings import Settings
 
 policy_app = typer.Typer(help="Write guardrail policies from plain English and test them.", no_args_is_help=True)
 
 FIXTURES_SUFFIX = ".fixtures.json"
 EXIT_FAILED = 1
+
+
+def _parser(settings: Settings) -> Any:
+    """The process-wide NL parser, with the on-disk template vector cache unless it is turned off."""
+    from tollgate.policy.nl.parse import default_parser
+    from tollgate.sources.policy_files import EmbeddingCache
+
+    policy = settings.policy
+    return default_parser(EmbeddingCache(policy.embedding_cache_dir) if policy.embedding_cache else None)
 
 
 def _frame_line(frame: Any) -> str:
@@ -28,11 +38,9 @@ def parse(
     as_json: Annotated[bool, typer.Option("--json", help="Print the frame as JSON (one object per line).")] = False,
 ) -> None:
     """Parse a request into a template and slots (no files are written)."""
-    from tollgate.policy.nl.parse import default_parser
-
     if (text is None) == (input_file is None):
         raise InputError("give either a request TEXT or --input FILE")
-    parser = default_parser()
+    parser = _parser(Settings())
     if input_file is not None:
         try:
             lines = input_file.read_text(encoding="utf-8").splitlines()
@@ -69,10 +77,9 @@ def new(
 ) -> None:
     """Render the request as Rego with fixtures, run the fixtures, and write both if they all pass."""
     from tollgate.policy.nl.fixtures import generate, run_fixtures
-    from tollgate.policy.nl.parse import parse_request
     from tollgate.policy.nl.render import render
 
-    frame = parse_request(text)
+    frame = _parser(Settings()).parse(text)
     if frame.template is None or frame.question:
         raise InputError(frame.question or "the request could not be parsed",
                          hint=f"parsed so far: {json.dumps(frame.to_json()['slots'])} ({frame.template})")

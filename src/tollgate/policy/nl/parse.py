@@ -10,6 +10,9 @@ is ``None`` and the question says so.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -37,12 +40,24 @@ _CONSTRAINT = re.compile(
     r"below|under|over|enforce|pin\w*|restrict\w*|ensure|make sure|ha(ve|s) to|permitted|prohibit\w*|avoid)\b"
 )
 DEFAULT = "default"
+_LOG = logging.getLogger(__name__)
 
 
 class Encoder(Protocol):
     """Turns texts into unit vectors (rows)."""
 
     def encode(self, texts: Sequence[str]) -> Any: ...
+
+
+class VectorStore(Protocol):
+    """Keeps template vectors between runs (e.g. on disk); the parser's key names exactly what they encode.
+
+    ``load`` returns ``None`` for an unknown key or an unusable entry; ``save`` is best effort.
+    """
+
+    def load(self, key: str) -> Any: ...
+
+    def save(self, key: str, vectors: Any) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,19 +85,49 @@ class Frame:
         }
 
 
-class _Index:
-    """Template vectors (max over description + utterances), built once per encoder."""
+def index_texts(templates: Sequence[Template]) -> tuple[list[str], list[int]]:
+    """The texts the index embeds (each template's description and utterances) and their template."""
+    texts: list[str] = []
+    owners: list[int] = []
+    for i, template in enumerate(templates):
+        for text in (template.description, *template.utterances):
+            texts.append(text)
+            owners.append(i)
+    return texts, owners
 
-    def __init__(self, encoder: Encoder, templates: Sequence[Template]) -> None:
-        texts: list[str] = []
-        owners: list[int] = []
-        for i, template in enumerate(templates):
-            for text in (template.description, *template.utterances):
-                texts.append(text)
-                owners.append(i)
-        self.vectors = np.asarray(encoder.encode(texts), dtype=np.float32)
+
+def index_key(fingerprint: str, texts: Sequence[str]) -> str:
+    """Cache key of the template vectors: the encoder's fingerprint and every embedded text."""
+    payload = json.dumps({"encoder": fingerprint, "texts": list(texts)}, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class _Index:
+    """Template vectors (max over description + utterances), built once per encoder.
+
+    With a ``store`` and an encoder that has a ``fingerprint()``, vectors are taken from the store
+    when it holds them for exactly these texts and this encoder, and saved there after computing.
+    """
+
+    def __init__(self, encoder: Encoder, templates: Sequence[Template], store: VectorStore | None = None) -> None:
+        texts, owners = index_texts(templates)
         self.owners = np.asarray(owners)
         self.templates = list(templates)
+        self.from_store = False
+        fingerprint = getattr(encoder, "fingerprint", None)
+        key = index_key(fingerprint(), texts) if store is not None and callable(fingerprint) else None
+        if store is not None and key is not None:
+            cached = store.load(key)
+            if cached is not None:
+                vectors = np.asarray(cached, dtype=np.float32)
+                if vectors.ndim == 2 and vectors.shape[0] == len(texts):
+                    self.vectors = vectors
+                    self.from_store = True
+                    return
+                _LOG.warning("template vector cache entry %s has shape %s; recomputing", key[:12], vectors.shape)
+        self.vectors = np.asarray(encoder.encode(texts), dtype=np.float32)
+        if store is not None and key is not None:
+            store.save(key, self.vectors)
 
     def scores(self, vector: Any) -> Any:
         sims = self.vectors @ np.asarray(vector, dtype=np.float32)
@@ -94,7 +139,9 @@ class _Index:
 class Parser:
     """Parses requests into :class:`Frame` values; reuse one instance (it caches template vectors)."""
 
-    def __init__(self, encoder: Encoder | None = None, *, threshold: float = THRESHOLD) -> None:
+    def __init__(
+        self, encoder: Encoder | None = None, *, threshold: float = THRESHOLD, store: VectorStore | None = None
+    ) -> None:
         if encoder is None:
             from tollgate.policy.nl.embed import default_encoder
 
@@ -102,7 +149,7 @@ class Parser:
         self.encoder = encoder
         self.threshold = threshold
         self.library = load_library()
-        self._index = _Index(encoder, list(self.library.values()))
+        self._index = _Index(encoder, list(self.library.values()), store)
 
     def rank(self, text: str) -> list[tuple[Template, float]]:
         """Every template with its re-ranked score, best first."""
@@ -155,12 +202,12 @@ _LOCK = threading.Lock()
 _PARSER: Parser | None = None
 
 
-def default_parser() -> Parser:
-    """The process-wide parser over the bundled MiniLM encoder."""
+def default_parser(store: VectorStore | None = None) -> Parser:
+    """The process-wide parser over the bundled MiniLM encoder (``store`` is used when it is first built)."""
     global _PARSER
     with _LOCK:
         if _PARSER is None:
-            _PARSER = Parser()
+            _PARSER = Parser(store=store)
         return _PARSER
 
 
