@@ -18,6 +18,7 @@ import typer
 from rich.text import Text
 
 from tollgate import __version__
+from tollgate.cli.bench_rightsize import bench_rightsize_command
 from tollgate.cli.output import emit, err_console
 from tollgate.cli.policy_cmd import policy_app
 from tollgate.cli.rightsize import rightsize_command
@@ -45,6 +46,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(policy_app, name="policy")
 app.add_typer(rollback_app, name="rollback")
 app.command("rightsize")(rightsize_command)
+bench_app.command("rightsize")(bench_rightsize_command)
 
 
 class ReviewFormat(StrEnum):
