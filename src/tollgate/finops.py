@@ -22,14 +22,17 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tollgate.cost.budgets import load_budgets
 from tollgate.cost.rootcause import DRILL_DIMENSIONS, root_causes
 from tollgate.detect.cost_anomaly import DEFAULT_LEVELS, AnomalySettings, scan
 from tollgate.detect.forecast import budget_status, forecast_period, month_bounds, quarter_bounds
 from tollgate.errors import InputError, NotFoundError
+from tollgate.ledger.backends import open_ledger
 from tollgate.ledger.base import DecisionLedger
 from tollgate.model.finops import (
     Budget,
@@ -42,7 +45,8 @@ from tollgate.model.finops import (
 )
 from tollgate.model.ledger import DecisionDraft, DecisionRecord, digest_inputs
 from tollgate.model.series import DEFAULT_DIMS, CostCube
-from tollgate.sources.billing_store import BillingSource
+from tollgate.settings import Settings
+from tollgate.sources.billing_store import BillingSource, BillingStore
 
 __all__ = [
     "CHANGE_KINDS",
@@ -50,11 +54,17 @@ __all__ = [
     "AnomalyQuery",
     "ScopeForecast",
     "anomaly_to_dict",
+    "budget_to_dict",
     "find_anomalies",
     "forecast_budgets",
     "forecast_scopes",
     "rank_changes",
+    "open_store",
     "record_feedback",
+    "run_anomalies",
+    "run_feedback",
+    "run_forecast",
+    "scope_forecast_to_dict",
 ]
 
 FEEDBACK_KIND = "cost-feedback"
@@ -415,3 +425,56 @@ def scope_forecast_to_dict(fc: ScopeForecast) -> dict[str, Any]:
             "amount": None, "as_of": fc.month.as_of.isoformat(), "forecast": _period_dict(fc.month),
             "month": _period_dict(fc.month), "quarter": _period_dict(fc.quarter),
             "probability_of_breach": None, "expected_breach_day": None}
+
+
+# -- entry points for the CLI and the service: open the store and the ledger, run, close ------------------
+
+
+def open_store(settings: Settings, store: Path | None = None) -> BillingStore:
+    """The billing store (``store`` or the configured one), read-only; :class:`InputError` when missing."""
+    path = store or settings.resolved_billing_store()
+    if not Path(path).is_file():
+        raise InputError(f"{path}: no billing store here", hint="ingest FOCUS files first: tollgate cost ingest FILE…")
+    return BillingStore(path, read_only=True)
+
+
+def run_anomalies(settings: Settings, query: AnomalyQuery, *, store: Path | None = None,
+                  use_ledger: bool = True) -> list[CostAnomaly]:
+    """:func:`find_anomalies` over the configured store and ledger."""
+    source = open_store(settings, store)
+    try:
+        ledger = open_ledger(settings.resolved_ledger_url()) if use_ledger else None
+        try:
+            return find_anomalies(source, ledger, query)
+        finally:
+            if ledger is not None:
+                ledger.close()
+    finally:
+        source.close()
+
+
+def run_feedback(settings: Settings, anomaly_id: str, kind: str, *, store: Path | None = None,
+                 actor: str | None = None) -> DecisionRecord:
+    """:func:`record_feedback` into the configured ledger."""
+    source = open_store(settings, store)
+    try:
+        ledger = open_ledger(settings.resolved_ledger_url())
+        try:
+            return record_feedback(source, ledger, anomaly_id, kind, actor=actor)
+        finally:
+            ledger.close()
+    finally:
+        source.close()
+
+
+def run_forecast(settings: Settings, *, budgets_file: Path | None = None, store: Path | None = None,
+                 level: float = 0.9) -> tuple[list[BudgetStatus], list[ScopeForecast]]:
+    """Budget forecasts when a budgets file is given, else forecasts of the whole bill and each provider."""
+    budgets = load_budgets(budgets_file) if budgets_file is not None else None
+    source = open_store(settings, store)
+    try:
+        if budgets is not None:
+            return forecast_budgets(source, budgets, level=level), []
+        return [], forecast_scopes(source, level=level)
+    finally:
+        source.close()

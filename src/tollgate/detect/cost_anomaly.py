@@ -25,7 +25,6 @@ in favour of the narrower one, so one cause gives one anomaly.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -114,27 +113,32 @@ def _shift(y: FloatArray, lag: int) -> FloatArray:
     return out
 
 
-def _rolling(y: FloatArray, window: int, stat: Literal["median", "nanmedian"]) -> FloatArray:
-    """Statistic of the ``window`` buckets ending at each index (inclusive); NaN where incomplete."""
+def _rolling_median(y: FloatArray, window: int, upto: int | None = None) -> FloatArray:
+    """Median of the ``window`` buckets ending at each index (inclusive); NaN before a full window or where
+    the window holds a NaN. Long (hourly) windows use a strided sample, the stride coprime with 24 hours.
+    With ``upto``, only windows ending before that index are computed (the rest stay NaN)."""
     out = np.full_like(y, np.nan)
-    if y.shape[-1] < window:
+    end = y.shape[-1] if upto is None else min(upto, y.shape[-1])
+    if end < window:
         return out
-    view = np.lib.stride_tricks.sliding_window_view(y, window, axis=-1)
-    if stat == "nanmedian" and window > _MAX_SAMPLES:
-        # Long (hourly) windows: a strided sample of the window, the stride coprime with a day of hours.
+    view = np.lib.stride_tricks.sliding_window_view(y[..., :end], window, axis=-1)
+    if window > _MAX_SAMPLES:
         stride = window // _MAX_SAMPLES
         while math.gcd(stride, 24) != 1:
             stride += 1
-        view = view[..., ::stride]
-    if stat == "median":
-        out[..., window - 1:] = np.median(view, axis=-1)
-    else:
-        valid = np.count_nonzero(~np.isnan(view), axis=-1)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            med = np.nanmedian(view, axis=-1)
-        med[valid < max(3, view.shape[-1] // 8)] = np.nan
-        out[..., window - 1:] = med
+        view = view[..., ::-1][..., ::stride]  # the newest bucket is always sampled
+    out[..., window - 1:end] = np.median(view, axis=-1)
+    return out
+
+
+def _nan_median(stack: FloatArray) -> FloatArray:
+    """Median over axis 0 ignoring NaN (NaN where all are NaN), without ``nanmedian``'s per-slice cost."""
+    n = stack.shape[0]
+    available = np.count_nonzero(~np.isnan(stack), axis=0)
+    ordered = np.sort(stack, axis=0)  # NaN sort last
+    lo = np.take_along_axis(ordered, np.clip((available - 1) // 2, 0, n - 1)[None], axis=0)[0]
+    hi = np.take_along_axis(ordered, np.clip(available // 2, 0, n - 1)[None], axis=0)[0]
+    out: FloatArray = np.where(available > 0, (lo + hi) / 2.0, np.nan)
     return out
 
 
@@ -148,24 +152,19 @@ def expected_band(values: FloatArray, period: int, settings: AnomalySettings | N
     y = np.asarray(values, dtype=np.float64)
     if y.ndim == 1:
         y = y[None, :]
-    # Rolling one-period median ending at t-1 (level of the last period), and j periods before that.
-    level = _shift(_rolling(y, period, "median"), 1)
-    growth = np.full_like(y, np.nan)  # growth factor per period, from the oldest usable period level
+    # Rolling one-period median ending at t-1 (the level of the last period, seasonality-neutral). Growth per
+    # period is the median of the period-on-period level ratios, so one odd week does not bend the trend.
+    level = _shift(_rolling_median(y, period), 1)
+    ratios = []
     with np.errstate(divide="ignore", invalid="ignore"):
-        for j in range(s.cycles, 1, -1):
-            older = _shift(level, (j - 1) * period)
-            candidate = np.where(older > 0, level / older, np.nan) ** (1.0 / (j - 1))
-            growth = np.where(np.isnan(growth), candidate, growth)
+        for j in range(1, s.cycles):
+            newer, older = _shift(level, (j - 1) * period), _shift(level, j * period)
+            ratios.append(np.where(older > 0, newer / older, np.nan))
+    growth = _nan_median(np.stack(ratios)) if ratios else np.ones_like(y)
     growth = np.clip(np.nan_to_num(growth, nan=1.0), 1.0 / s.max_growth, s.max_growth)
     lags = np.stack([_shift(y, k * period) * growth**k for k in range(1, s.cycles + 1)])
     available = np.count_nonzero(~np.isnan(lags), axis=0)
-    lags_sorted = np.sort(lags, axis=0)  # NaN last
-    # Median of the available lags without nanmedian's per-slice overhead.
-    idx_lo = np.clip((available - 1) // 2, 0, s.cycles - 1)
-    idx_hi = np.clip(available // 2, 0, s.cycles - 1)
-    lo = np.take_along_axis(lags_sorted, idx_lo[None], axis=0)[0]
-    hi = np.take_along_axis(lags_sorted, idx_hi[None], axis=0)[0]
-    expected = (lo + hi) / 2.0
+    expected = _nan_median(lags)
     expected[available < s.min_cycles] = np.nan
     expected = np.maximum(expected, 0.0) if np.all(y[~np.isnan(y)] >= 0) else expected
 
@@ -173,7 +172,15 @@ def expected_band(values: FloatArray, period: int, settings: AnomalySettings | N
     # measured relative to a reference level and scaled back to each bucket's expectation.
     ref = np.maximum(np.maximum(np.abs(expected), 0.5 * np.abs(level)), s.abs_floor)
     rel = np.abs(y - expected) / ref
-    spread = _shift(_rolling(rel, s.spread_cycles * period, "nanmedian"), 1) * 1.4826 * ref
+    # The longest filled window wins; shorter ones (early in a series) are widened for their sampling error.
+    spread = _rolling_median(rel, s.spread_cycles * period)
+    for cycles, widen in ((4, 1.15), (2, 1.35)):
+        if cycles < s.spread_cycles:
+            missing = np.isnan(spread)
+            upto = int(np.flatnonzero(missing.any(axis=0))[-1]) + 1 if missing.any() else 0
+            early = _rolling_median(rel, cycles * period, upto=upto) * widen
+            spread = np.where(missing, early, spread)
+    spread = _shift(spread, 1) * 1.4826 * ref
     floor = np.maximum(s.rel_floor * np.abs(np.nan_to_num(expected)), s.abs_floor)
     scale = np.where(np.isnan(spread), np.nan, np.maximum(spread, floor))
     z = (y - expected) / scale
