@@ -156,7 +156,8 @@ def test_ensemble_alarms_on_a_modest_range_break_that_the_previous_ensemble_miss
     cfg = EnsembleSettings()
     alarm = cfg.fire / (cfg.fire + cfg.squash)
     assert new[2500] >= alarm
-    assert new[2500] == max(new[1000:])
+    # Among the top 0.2% of the 2000 scored points (the drift view may rank a cluster of routine spikes as high).
+    assert new[2500] >= sorted(new[1000:])[-4]
     assert old[2500] < alarm
 
 
@@ -165,7 +166,8 @@ def test_previous_ensemble_stays_registered_with_the_new_views_off() -> None:
     assert isinstance(v1, EnsembleDetector)
     # Its previous defaults; the dev-split score it reproduces is checked in the integration test.
     assert v1.cfg == EnsembleSettings(
-        range_tolerance=0.0, warmup_spread=False, seasonal_only=False, scale_window=200, periods=5
+        range_tolerance=0.0, warmup_spread=False, seasonal_only=False, scale_window=200, periods=5,
+        point_prediction=True, drift_rate=0.0, fire=8.0, refire_margin=math.inf,
     )
     values = daily(1200, seed=13)
     assert run(get_detector("ensemble-v1")(), values) != run(EnsembleDetector(), values)
@@ -205,3 +207,48 @@ def test_a_spike_recurring_at_the_same_time_each_day_stops_being_surprising() ->
     assert seasonal[0] > 10.0  # the first occurrence is a surprise either way
     assert max(seasonal[2:]) < 2.0
     assert min(mixture[2:]) > max(seasonal[2:])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# drift view and the quiet period's re-fire margin
+
+
+def test_drift_view_alarms_on_a_rise_in_spread_that_no_single_point_reveals() -> None:
+    # The noise triples in spread but stays inside the range seen (clipped): no single point is a range break or
+    # an extreme residual, but the averaged residual is far above anything seen before.
+    rng = random.Random(21)
+    calm = [50.0 + rng.gauss(0.0, 1.0) for _ in range(2000)]
+    lo, hi = min(calm), max(calm)
+    wild = [min(hi, max(lo, 50.0 + rng.gauss(0.0, 3.0))) for _ in range(400)]
+    values = calm + wild
+    new = run(EnsembleDetector(), values)
+    pointwise = run(get_detector("ensemble-v2")(), values)
+    cfg = EnsembleSettings()
+    alarm = cfg.fire / (cfg.fire + cfg.squash)
+    first = next(i for i in range(2000, 2400) if new[i] >= alarm)
+    assert first < 2100  # within a few averaging spans of the change
+    # Calm noise alarms at about the calibrated tail rate (e**-fire per view, three views): rarely.
+    assert sum(x >= alarm for x in new[750:2000]) <= 8
+    v2 = EnsembleSettings(fire=8.0)
+    assert max(pointwise[2000:2100]) < v2.fire / (v2.fire + v2.squash)  # point-wise: no alarm in that time
+
+
+def test_point_prediction_off_removes_the_calibrated_residual_view() -> None:
+    assert EnsembleDetector()._cal_predict is None
+    assert EnsembleDetector(EnsembleSettings(point_prediction=True))._cal_predict is not None
+    assert EnsembleDetector(EnsembleSettings(drift_rate=0.0))._cal_drift is None
+
+
+def test_a_much_rarer_event_inside_the_quiet_period_still_alarms() -> None:
+    values = daily(2500, seed=9)
+    values[2000] += 40.0
+    values[2010] += 400.0  # far beyond the first spike: e**margin times rarer
+    values[2020] += 40.0  # an ordinary repeat stays quiet
+    scores = run(EnsembleDetector(EnsembleSettings(suppress=30)), values)
+    cfg = EnsembleSettings()
+    alarm = cfg.fire / (cfg.fire + cfg.squash)
+    assert scores[2000] >= alarm
+    assert scores[2010] > scores[2000]
+    assert all(s == 0.0 for i, s in enumerate(scores[2001:2041], start=2001) if i != 2010)
+    silent = run(EnsembleDetector(EnsembleSettings(suppress=30, refire_margin=math.inf)), values)
+    assert silent[2010] == 0.0
