@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from tollgate import __version__
+from tollgate.cost.annotations import RULE_OVER_BUDGET
 from tollgate.cost.kubernetes import HpaBounds, estimate_workload, find_hpas
 from tollgate.cost.pricebook import default_pricebook, load_pricebook, merge_pricebooks
 from tollgate.cost.rightsize import recommend
@@ -49,6 +51,7 @@ __all__ = [
     "RightsizeReport",
     "recommendation_to_dict",
     "report_to_dict",
+    "fix_cost",
     "run_rightsize",
 ]
 
@@ -531,4 +534,122 @@ def _write_proposals(repo: Path, git: GitSource, base: str, base_commit: str,
         )
         log.info("rightsize proposal %s: %s", proposal.branch, proposal.status)
         out.append(RightsizeProposal(proposal, workloads, delta, _record(ledger, draft)))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ cost fixes
+
+_REDUCE_REPLICAS = re.compile(r"reduce replicas from (\d+) to (\d+)")
+_CUT_REQUESTS = re.compile(r"cut CPU/memory requests by (\d+)%")
+
+
+def _cost_fix_changes(manifest: Manifest, remediation: str) -> tuple[dict[str, dict[str, str | int]], str] | None:
+    """Per-container changes (``""`` = the workload) implementing a TG-FINOPS-001 remediation, and a summary."""
+    replicas = _REDUCE_REPLICAS.search(remediation)
+    if replicas is not None and manifest.kind in SCALABLE_KINDS:
+        return {"": {REPLICAS: int(replicas.group(2))}}, f"replicas {replicas.group(1)} -> {replicas.group(2)}"
+    cut = _CUT_REQUESTS.search(remediation)
+    if cut is None:
+        return None
+    factor = 1 - int(cut.group(1)) / 100
+    out: dict[str, dict[str, str | int]] = {}
+    for ref in iter_containers(manifest, ("containers",)):
+        now = current_values(ref.spec)
+        changes: dict[str, str | int] = {}
+        if now.cpu_request:
+            changes["requests.cpu"] = format_cpu_quantity(now.cpu_request * factor)
+        if now.memory_request:
+            changes["requests.memory"] = format_memory_quantity(now.memory_request * factor)
+        if changes:
+            out[ref.name] = changes
+    return (out, f"requests cut by {cut.group(1)}%") if out else None
+
+
+def fix_cost(
+    repo: Path,
+    decision_id: str,
+    ledger: DecisionLedger,
+    *,
+    settings: Settings | None = None,
+    base: str | None = None,
+    propose: ProposeMode | str = ProposeMode.BRANCH,
+    git_factory: Callable[[Path], GitSource] = GitRepo,
+) -> list[RightsizeProposal]:
+    """Turn the ``max-monthly-cost`` breaches (TG-FINOPS-001) of review ``decision_id`` into proposals.
+
+    The review's remediation is applied as written: fewer replicas when that fits the cap, else requests
+    cut by the stated percentage, in the file that sets them. ``base`` defaults to the review's head ref.
+    One proposal per workload, on ``tollgate/rightsize/<namespace>-<name>-cost`` (or the current branch
+    in commit mode), recorded in ``ledger``. Raises NotFoundError for an unknown decision and InputError
+    when it is not a review or has no breach.
+    """
+    settings = settings or Settings()
+    mode = propose if isinstance(propose, ProposeMode) else ProposeMode.parse(propose, field_name="--propose")
+    record = ledger.get(decision_id)
+    if record.kind != "review":
+        raise InputError(f"decision {decision_id}: a {record.kind} decision, not a review")
+    breaches = [f for f in record.payload.get("findings", []) if isinstance(f, Mapping)
+                and f.get("rule_id") == RULE_OVER_BUDGET]
+    if not breaches:
+        raise InputError(f"decision {decision_id}: no {RULE_OVER_BUDGET} (max-monthly-cost) finding to fix")
+    ref = base or record.subject.get("head") or "HEAD"
+    git = git_factory(repo)
+    commit = git.resolve(ref)
+    config = load_repo_config(git, commit, settings)
+    state = load_state(git, commit, config, settings)
+    apps = {a.name: a for a in config.apps}
+    by_key = {str(m.key): m for m in state.manifests}
+    book = _pricebook(git, commit, config.settings, settings)
+    hpas = find_hpas(state.manifests)
+    files = _AppFiles(git, commit)
+    writer = GitWriter(repo)
+    out: list[RightsizeProposal] = []
+    for finding in breaches:
+        manifest = by_key.get(str(finding.get("resource")))
+        app = apps.get(manifest.app) if manifest else None
+        planned = _cost_fix_changes(manifest, str(finding.get("remediation", ""))) if manifest else None
+        if manifest is None or app is None or planned is None:
+            log.warning("cannot fix %s: workload or remediation not usable", finding.get("resource"))
+            continue
+        per_container, summary = planned
+        source, texts = files.of(app)
+        edits: dict[str, list[Any]] = {}
+        after = manifest
+        for container, changes in per_container.items():
+            name = container or next((c.name for c in iter_containers(manifest, ("containers",))), "")
+            target = WorkloadContainer(manifest.kind, manifest.namespace, manifest.name, name)
+            location = locate(target, manifest, source, texts, app_path=app.path, values_files=app.values)
+            if location.reason:
+                raise InputError(f"{manifest.key}: {location.reason}")
+            planned_edits, problems = plan_edits(location, changes)
+            if problems:
+                raise InputError(f"{manifest.key}: " + "; ".join(problems))
+            for file, file_edits in planned_edits.items():
+                edits.setdefault(file, []).extend(file_edits)
+            after = _with_changes(after, name, changes)
+        delta = _delta(manifest, after, book, settings, hpas.get(manifest.key))
+        blobs = git.read_files(commit, sorted(edits))
+        changes_out = [FileChange(f, apply_edits(decode_text(blobs[f], f), edits[f], file=f).encode("utf-8"))
+                       for f in sorted(edits)]
+        suffix = f"{manifest.namespace}-{manifest.name}-cost"
+        message = (f"fix max-monthly-cost of {manifest.kind} {manifest.namespace}/{manifest.name}: "
+                   f"{_money(delta, book.currency)}\n\n{finding.get('message', '')}\n"
+                   f"remediation: {finding.get('remediation', '')}\n"
+                   f"applied: {summary} in {', '.join(sorted(edits))}\n\n"
+                   f"Tollgate-Decision: {decision_id}\nTollgate-Proposal: rightsize/{suffix}\n")
+        if mode is ProposeMode.COMMIT:
+            proposal = writer.commit_current(changes_out, message, base=ref)
+        else:
+            proposal = writer.propose_branch(f"{BRANCH_PREFIX}{suffix}", ref, changes_out, message)
+        draft = DecisionDraft(
+            kind="rightsize-proposal", environment=app.environment.value, verdict=proposal.status,
+            subject={"repo": str(repo), "base": ref, "branch": proposal.branch, "fixes": decision_id},
+            inputs_digest=digest_inputs({"repo": str(repo), "base_commit": commit, "fixes": decision_id,
+                                         "resource": str(manifest.key)}),
+            payload={"branch": proposal.branch, "commit": proposal.commit, "created": proposal.created,
+                     "files": list(proposal.files), "workloads": [str(manifest.key)], "monthly_delta": delta,
+                     "currency": book.currency, "fixes": decision_id, "applied": summary, "mode": mode.value},
+            app=app.name, tool_version=__version__,
+        )
+        out.append(RightsizeProposal(proposal, (str(manifest.key),), delta, ledger.append(draft).id))
     return out

@@ -21,7 +21,13 @@ from tollgate.cli.output import emit
 from tollgate.errors import InputError
 from tollgate.ledger.store import Ledger
 from tollgate.model.proposals import ProposeMode
-from tollgate.rightsize import RightsizeReport, recommendation_to_dict, report_to_dict, run_rightsize
+from tollgate.rightsize import (
+    RightsizeReport,
+    fix_cost,
+    recommendation_to_dict,
+    report_to_dict,
+    run_rightsize,
+)
 from tollgate.settings import Settings
 from tollgate.sources.usage import PrometheusUsageSource
 
@@ -90,9 +96,29 @@ def rightsize_command(
     window: Annotated[str | None, typer.Option("--window", help="Usage history window (default 14d).")] = None,
     no_record: Annotated[bool, typer.Option("--no-record", help="Do not write ledger decisions.")] = False,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the result to this file.")] = None,
+    fix_cost_id: Annotated[str | None, typer.Option("--fix-cost", help="Propose the fix of the max-monthly-cost "
+                                                    "breach found by this review decision (no Prometheus needed).")]
+    = None,
 ) -> None:
     """Recommend requests/limits from usage history; optionally propose them as Git commits."""
     settings = Settings()
+    if fix_cost_id:
+        ledger = Ledger(settings.resolved_ledger_url())
+        try:
+            proposals = fix_cost(repo, fix_cost_id, ledger, settings=settings,
+                                 base=None if base == "HEAD" else base,
+                                 propose=ProposeMode(propose.value) if propose else ProposeMode.BRANCH)
+        finally:
+            ledger.close()
+        report = RightsizeReport(str(repo), base, "", "fix-cost", "", "", (), tuple(proposals))
+        if fmt is Format.JSON:
+            emit(json.dumps(report_to_dict(report), indent=2) + "\n", output)
+        else:
+            emit("".join(f"{p.proposal.status}: {p.proposal.branch} {p.proposal.commit[:12]} "
+                         f"({', '.join(p.proposal.files)}), {p.monthly_delta:+.2f}/month\n"
+                         if p.monthly_delta is not None else f"{p.proposal.status}: {p.proposal.branch}\n"
+                         for p in proposals) or "nothing to fix\n", output)
+        return
     if window:
         settings = settings.model_copy(update={"rightsize": settings.rightsize.model_copy(update={"history": window})})
     url = prometheus or settings.rightsize.prometheus_url
