@@ -97,7 +97,26 @@ def _judge_argo(body: ArgoJudgeRequest, request: Request) -> dict[str, Any]:
     judged = service.judge_window(config, window, mode=body.mode, subject=subject, app=body.app,
                                   actor="argo-rollouts")
     _metrics(request).verdicts.labels("argo", judged.result.verdict.value).inc()
-    return _verdict_body(judged.result, judged.record.id)
+    answer = _verdict_body(judged.result, judged.record.id)
+    if body.commit and judged.result.verdict is CanaryVerdict.FAIL:
+        rollback = service.propose_rollback(commit=body.commit, decision_id=judged.record.id,
+                                            evidence=_evidence(judged), app=body.app, subject=subject)
+        if rollback is not None:
+            answer["rollback"] = rollback
+    return answer
+
+
+def _evidence(judged: Judged) -> str:
+    """The failed verdict in words, for the revert's commit message."""
+    lines = [f"verdict {judged.result.verdict.value}, score {judged.result.score:g}: {judged.result.reason}"]
+    lines += [f"- {m.classification.value}: {m.reason}" for m in judged.result.metrics]
+    return "\n".join(lines)
+
+
+def _commit_of(metadata: dict[str, str]) -> str | None:
+    """The GitOps commit a Flagger webhook names (``metadata.commit`` or ``metadata.gitCommit``)."""
+    value = (metadata.get("commit") or metadata.get("gitCommit") or "").strip()
+    return value or None
 
 
 # -- Flagger ---------------------------------------------------------------------------------------
@@ -161,7 +180,15 @@ def flagger_rollout(service: ApiService, payload: FlaggerPayload) -> JSONRespons
     verdict = judged.result.verdict
     halt = verdict is CanaryVerdict.FAIL or (
         verdict is CanaryVerdict.INCONCLUSIVE and options.onInconclusive == "fail")
-    return JSONResponse(_verdict_body(judged.result, judged.record.id), status_code=412 if halt else 200)
+    answer = _verdict_body(judged.result, judged.record.id)
+    commit = _commit_of(payload.metadata)
+    if commit and verdict is CanaryVerdict.FAIL:
+        rollback = service.propose_rollback(commit=commit, decision_id=judged.record.id,
+                                            evidence=_evidence(judged),
+                                            app=canary_key(payload.namespace, payload.name), subject=subject)
+        if rollback is not None:
+            answer["rollback"] = rollback
+    return JSONResponse(answer, status_code=412 if halt else 200)
 
 
 def _confirm(gate: str) -> Callable[[ApiService, FlaggerPayload], JSONResponse]:
@@ -181,12 +208,26 @@ def _confirm(gate: str) -> Callable[[ApiService, FlaggerPayload], JSONResponse]:
 
 
 def flagger_rollback(service: ApiService, payload: FlaggerPayload) -> JSONResponse:
-    """Inverted: 200 tells Flagger to roll back now; 409 means keep going."""
-    reason = service.rollback_reason(payload.namespace, payload.name, payload.checksum)
-    if reason is None:
+    """Inverted: 200 tells Flagger to roll back now; 409 means keep going.
+
+    With ``metadata.commit`` (or ``gitCommit``) naming the GitOps commit of the rollout, a rollback also
+    proposes its revert in Git (``TOLLGATE_ROLLBACK__*``), reported under ``proposal``.
+    """
+    cause = service.rollback_cause(payload.namespace, payload.name, payload.checksum)
+    if cause is None:
         return JSONResponse({"rollback": False, "reason": "no failed verdict and no rollback request"},
                             status_code=409)
-    return JSONResponse({"rollback": True, "reason": reason})
+    reason, decision_id = cause
+    answer: dict[str, Any] = {"rollback": True, "reason": reason}
+    commit = _commit_of(payload.metadata)
+    if commit:
+        subject = {"controller": "flagger", "name": payload.name, "namespace": payload.namespace,
+                   "checksum": payload.checksum}
+        proposal = service.propose_rollback(commit=commit, decision_id=decision_id, evidence=reason,
+                                            app=canary_key(payload.namespace, payload.name), subject=subject)
+        if proposal is not None:
+            answer["proposal"] = proposal
+    return JSONResponse(answer)
 
 
 def flagger_event(service: ApiService, payload: FlaggerPayload) -> JSONResponse:

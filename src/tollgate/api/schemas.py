@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tollgate.api.durations import parse_duration
 
@@ -37,6 +37,10 @@ class ArgoJudgeRequest(_Body):
     rollout: str | None = Field(default=None, max_length=253, description="Rollout name (recorded).")
     namespace: str | None = Field(default=None, max_length=253, description="Rollout namespace (recorded).")
     app: str | None = Field(default=None, max_length=253, description="App the decision is filed under.")
+    commit: str | None = Field(
+        default=None, validation_alias=AliasChoices("commit", "gitCommit"), pattern=r"^[0-9a-fA-F]{7,64}$",
+        description="GitOps commit that started the rollout; a fail verdict proposes its revert.",
+    )
 
     @field_validator("lookback", "step", mode="before")
     @classmethod

@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from tollgate import __version__
-from tollgate.errors import ConfigError, DependencyError, InputError, NotFoundError
+from tollgate.errors import ConfigError, DependencyError, InputError, NotFoundError, TollgateError
 from tollgate.ledger import open_ledger
 from tollgate.ledger.base import DecisionLedger
 from tollgate.model.canary import JudgeResult, Series
 from tollgate.model.ledger import DecisionDraft, DecisionRecord, digest_inputs
+from tollgate.model.proposals import ProposeMode
 from tollgate.release.judge import CanaryConfig, Mode, ScoreThresholds, judge, parse_config_text
 from tollgate.release.judge.config import dump_config
+from tollgate.rollback import propose_rollback
 from tollgate.settings import Settings
 from tollgate.sources.metrics import MetricSource, PrometheusClient, fetch_pair, render_query
 
@@ -80,6 +82,8 @@ class ApiService:
         self._configs: dict[Path, tuple[tuple[int, int], CanaryConfig]] = {}
         self._seen_checksum: dict[str, str] = {}
         self._judge_slots = threading.BoundedSemaphore(JUDGE_SLOTS)
+        self._rollback_lock = threading.Lock()
+        self._rollbacks: dict[str, dict[str, Any]] = {}
 
     # -- resources -------------------------------------------------------------------------------
 
@@ -249,14 +253,81 @@ class ApiService:
 
     def rollback_reason(self, namespace: str, name: str, checksum: str) -> str | None:
         """Why this canary revision must roll back now (an operator asked, or its latest verdict failed)."""
+        cause = self.rollback_cause(namespace, name, checksum)
+        return cause[0] if cause else None
+
+    def rollback_cause(self, namespace: str, name: str, checksum: str) -> tuple[str, str] | None:
+        """The reason to roll back now and the ledger record behind it (request or failed verdict)."""
         requests = self._matching("rollback-request", namespace, name, checksum)
         if requests:
             who = requests[0].actor or "an operator"
             reason = requests[0].payload.get("reason") or "no reason given"
-            return f"rollback requested by {who} (ledger {requests[0].id}): {reason}"
+            return f"rollback requested by {who} (ledger {requests[0].id}): {reason}", requests[0].id
         judged = self._matching("judge", namespace, name, checksum)
         if judged and judged[0].verdict == "fail":
-            return f"latest canary verdict is fail (ledger {judged[0].id}): {judged[0].payload.get('reason', '')}"
+            reason = f"latest canary verdict is fail (ledger {judged[0].id}): {judged[0].payload.get('reason', '')}"
+            return reason, judged[0].id
+        return None
+
+    # -- rollback in Git -------------------------------------------------------------------------
+
+    def propose_rollback(
+        self, *, commit: str, decision_id: str, evidence: str, app: str | None, subject: Mapping[str, str],
+    ) -> dict[str, Any] | None:
+        """Propose reverting ``commit`` in the GitOps repo (``settings.rollback``) after a failed decision.
+
+        Returns None when rollback proposals are off, else what the response and the ledger carry:
+        ``{"status": "created"|"exists"|"error", "mode", "branch", "commit", "reverts", "decisionId",
+        "ledgerId"}`` (``reason`` instead of the Git fields for an error). Idempotent per reverted commit:
+        later failing verdicts of the same rollout get the first proposal back (``status: exists``),
+        found in this process or in the ledger's ``rollback-proposal`` records. A Git problem (unknown
+        commit, conflicting revert, dirty branch) is reported as an error, never raised: the verdict
+        stands whatever happens in Git.
+        """
+        settings = self.settings.rollback
+        try:
+            mode = ProposeMode.parse(settings.mode, field_name="TOLLGATE_ROLLBACK__MODE")
+        except InputError as exc:
+            return {"status": "error", "reason": str(exc)}
+        if mode is ProposeMode.OFF:
+            return None
+        if settings.repo is None:
+            return {"status": "error", "mode": mode.value,
+                    "reason": "rollback proposals are on but no repo is set (TOLLGATE_ROLLBACK__REPO)"}
+        key = commit.strip().lower()
+        with self._rollback_lock:  # one Git writer per process; the ledger record makes it idempotent
+            known = self._rollbacks.get(key) or self._recorded_rollback(key, app)
+            if known is not None:
+                self._rollbacks[key] = known
+                return {**known, "status": "exists"}
+            try:
+                proposal = propose_rollback(settings.repo, commit=commit, decision_id=decision_id,
+                                            evidence=evidence, mode=mode.value, base=settings.base)
+            except TollgateError as exc:
+                return {"status": "error", "mode": mode.value, "decisionId": decision_id, "reason": str(exc)}
+            if proposal is None:  # pragma: no cover - mode was checked above
+                return None
+            info: dict[str, Any] = {
+                "status": proposal.status, "mode": mode.value, "branch": proposal.branch,
+                "commit": proposal.commit, "reverts": proposal.reverted, "decisionId": decision_id,
+            }
+            record = self.ledger.append(DecisionDraft(
+                kind="rollback-proposal", environment=self.environment, verdict="proposed",
+                subject={**subject, "commit": key, "reverts": proposal.reverted, "decision": decision_id},
+                inputs_digest=digest_inputs({"commit": proposal.reverted, "decision": decision_id}),
+                payload={**info, "message": proposal.message}, app=app, actor="tollgate", tool_version=__version__,
+            ))
+            info["ledgerId"] = record.id
+            self._rollbacks[key] = info
+            self._rollbacks[proposal.reverted] = info
+            return info
+
+    def _recorded_rollback(self, commit: str, app: str | None) -> dict[str, Any] | None:
+        for record in self.ledger.list(kind="rollback-proposal", app=app, limit=LOOKUP_LIMIT):
+            if commit in (record.subject.get("commit"), record.subject.get("reverts")) or (
+                    len(commit) >= 7 and record.subject.get("reverts", "").startswith(commit)):
+                info = {k: v for k, v in record.payload.items() if k != "message"}
+                return {**info, "ledgerId": record.id}
         return None
 
     def record_flagger(
