@@ -306,10 +306,19 @@ def judge_command(
         JudgeMode.SEQUENTIAL,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
     no_record: Annotated[bool, typer.Option("--no-record", help="Do not write a ledger decision.")] = False,
+    rollback: Annotated[str | None, typer.Option(
+        help="On a fail verdict, propose reverting --commit: off, branch or commit (default TOLLGATE_ROLLBACK__MODE).",
+    )] = None,
+    repo: Annotated[Path | None, typer.Option(help="GitOps repo for --rollback (default TOLLGATE_ROLLBACK__REPO).")]
+        = None,
+    commit: Annotated[str | None, typer.Option(help="The commit that started the rollout (for --rollback).")] = None,
 ) -> None:
     """Canary verdict from metric files or PromQL: exit 0 pass, 1 fail, 4 inconclusive."""
     from tollgate.canary import PromWindow, judge_sources
+    from tollgate.errors import InputError
     from tollgate.model.canary import CanaryVerdict
+    from tollgate.model.proposals import ProposeMode
+    from tollgate.rollback import propose_rollback
 
     s = settings()
     window = None
@@ -319,6 +328,20 @@ def judge_command(
         config, baseline, canary, mode="mannwhitney" if mode is JudgeMode.MANNWHITNEY else "sequential",
         window=window, ledger_factory=None if no_record else (lambda: open_ledger(s)),
     )
+    rollback_mode = ProposeMode.parse(rollback or s.rollback.mode, field_name="--rollback")
+    proposal: dict[str, object] | None = None
+    if rollback_mode is not ProposeMode.OFF and commit and result.verdict is CanaryVerdict.FAIL:
+        target = repo or s.rollback.repo
+        if target is None or decision_id is None:
+            raise InputError("--rollback needs --repo (or TOLLGATE_ROLLBACK__REPO) and a ledger decision "
+                             "(not --no-record) to name the revert after")
+        evidence = "\n".join([f"verdict fail, score {result.score:g}: {result.reason}",
+                              *(f"- {m.classification.value}: {m.reason}" for m in result.metrics)])
+        made = propose_rollback(target, commit=commit, decision_id=decision_id, evidence=evidence,
+                                mode=rollback_mode.value, base=s.rollback.base)
+        if made is not None:
+            proposal = {"status": made.status, "mode": rollback_mode.value, "branch": made.branch,
+                        "commit": made.commit, "reverts": made.reverted}
     if fmt == "json":
         metrics = [{
             "name": m.name,
@@ -329,12 +352,16 @@ def judge_command(
             "reason": m.reason,
         } for m in result.metrics]
         emit(json.dumps({"verdict": result.verdict.value, "score": result.score, "reason": result.reason,
-                         "decisionId": decision_id, "mode": result.mode, "metrics": metrics}, indent=2) + "\n")
+                         "decisionId": decision_id, "mode": result.mode, "metrics": metrics,
+                         **({"rollback": proposal} if proposal else {})}, indent=2) + "\n")
     else:
         emit(f"{result.verdict.value.upper()}  score {result.score:.2f}  ({result.reason})"
              + (f"  decision {decision_id}" if decision_id else "") + "\n")
         for m in result.metrics:
             emit(f"  {m.classification.value:<17} {m.reason}\n")
+        if proposal:
+            emit(f"rollback {proposal['status']}: {proposal['branch']} @ {proposal['commit']} "
+                 f"reverts {proposal['reverts']}\n")
     if result.verdict is CanaryVerdict.FAIL:
         raise typer.Exit(EXIT_BLOCK)
     if result.verdict is CanaryVerdict.INCONCLUSIVE:
