@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from tollgate.detect import bench_detect, bench_nab, get_detector
-from tollgate.detect.nab_files import read_results, read_windows
+from tollgate.detect.nab_runner import load_scored
 from tollgate.detect.nab_scorer import PROFILES, category_scores, score_profile
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nab"
@@ -33,8 +33,7 @@ def main() -> None:
     for result in scores.values():
         print(f"{result.profile:20s} {result.score:6.2f}   {result.threshold:.6g}")
 
-    results = read_results(out, name)
-    windows = read_windows(args.data / "labels" / "combined_windows.json")
+    results, windows = load_scored(out, name, args.data / "labels" / "combined_windows.json")
     print("\nper category (corpus threshold of each profile; categories without windows: raw score)")
     print(f"  {'category':24s} " + " ".join(f"{p:>20s}" for p in PROFILES))
     per_profile = {

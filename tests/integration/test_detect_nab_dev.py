@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tollgate.detect import bench_nab, get_detector, run_detector, score_results
-from tollgate.detect.nab_files import read_series
+from tollgate.sources.nab import read_series
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "nab"
 LABELS = DATA / "labels" / "combined_windows.json"

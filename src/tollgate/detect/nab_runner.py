@@ -1,17 +1,21 @@
-"""Run a detector over a NAB-layout data directory and score its results (``tollgate detect`` / ``bench nab``)."""
+"""Run a detector over a NAB-layout data directory and score its results (``tollgate detect`` / ``bench nab``).
+
+The files are read and written by :mod:`tollgate.sources.nab`; this module runs detectors over the values
+(:func:`score_series`) and scores them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from tollgate.detect.detectors import DetectorFactory
-from tollgate.detect.nab_files import read_results, read_series, read_windows, write_result_file
 from tollgate.detect.nab_scorer import PROFILES, FileResult, ProfileScore, score_corpus
-from tollgate.errors import InputError, ParseError
+from tollgate.errors import InputError
+from tollgate.sources import nab as nab_files
 
 
 @dataclass(frozen=True)
@@ -29,24 +33,28 @@ def check_name(name: str) -> None:
         raise InputError(f"detector name {name!r} is invalid: it must be non-empty and contain no '_', '/' or '\\'")
 
 
-def data_files(input_dir: Path) -> list[Path]:
-    """The ``<category>/<file>.csv`` files of a NAB data directory, sorted."""
-    if not input_dir.is_dir():
-        raise InputError(f"{input_dir}: not a directory")
-    files = sorted(p for p in input_dir.glob("*/*.csv") if p.is_file())
-    if not files:
-        raise InputError(f"{input_dir}: no <category>/<file>.csv data files")
-    return files
+def score_series(
+    times: Sequence[float], values: Sequence[float], detector_factory: DetectorFactory, where: str = "<series>"
+) -> list[float]:
+    """Anomaly scores of one series by a fresh detector, one per point, in order (one pass, no look-ahead).
+
+    Raises :class:`InputError` naming ``where`` and the row (data line) when the detector returns a score outside
+    [0, 1].
+    """
+    detector = detector_factory()
+    update = detector.update
+    scores: list[float] = []
+    for i, (t, value) in enumerate(zip(times, values, strict=True)):
+        score = update(t, value)
+        if not 0.0 <= score <= 1.0:
+            raise InputError(f"{where}:{i + 2}: detector returned {score!r}, outside [0, 1]")
+        scores.append(score)
+    return scores
 
 
-def _epoch(stamp: str, path: Path, line: int) -> float:
-    try:
-        moment = datetime.fromisoformat(stamp)
-    except ValueError:
-        raise ParseError(str(path), f"timestamp {stamp!r} is not ISO 'YYYY-MM-DD HH:MM:SS'", line=line) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+def to_file_result(result: nab_files.ResultSeries) -> FileResult:
+    """The scorer's view of a results file."""
+    return FileResult(result.timestamps, np.asarray(result.scores, dtype=np.float64))
 
 
 def run_detector(input_dir: Path, output_dir: Path, name: str, detector_factory: DetectorFactory) -> RunSummary:
@@ -58,24 +66,14 @@ def run_detector(input_dir: Path, output_dir: Path, name: str, detector_factory:
     when a detector returns a score outside [0, 1].
     """
     check_name(name)
-    files = data_files(input_dir)
+    files = nab_files.data_files(input_dir)
     root = output_dir / name
     rows = 0
     for path in files:
-        series = read_series(path)
-        detector = detector_factory()
-        scores: list[float] = []
-        previous = -np.inf
-        for i, (stamp, value) in enumerate(zip(series.timestamps, series.values, strict=True)):
-            t = _epoch(stamp, path, i + 2)
-            if t < previous:
-                raise ParseError(str(path), f"timestamp {stamp} is earlier than the row before", line=i + 2)
-            previous = t
-            score = detector.update(t, value)
-            if not 0.0 <= score <= 1.0:
-                raise InputError(f"{path}:{i + 2}: detector {name!r} returned {score!r}, outside [0, 1]")
-            scores.append(score)
-        write_result_file(root / path.parent.name / f"{name}_{path.name}", series, scores)
+        series = nab_files.read_series(path)
+        times = nab_files.epoch_seconds(series, path)
+        scores = score_series(times, series.values, detector_factory, str(path))
+        nab_files.write_result_file(root / path.parent.name / f"{name}_{path.name}", series, scores)
         rows += len(scores)
     return RunSummary(results_dir=root, files=len(files), rows=rows)
 
@@ -85,8 +83,8 @@ def load_scored(results_dir: Path, name: str, labels_path: Path) -> tuple[dict[s
 ]]:
     """Read a detector's results and the windows, checking that they cover exactly the same files."""
     check_name(name)
-    windows = read_windows(labels_path)
-    results = read_results(results_dir, name)
+    windows = nab_files.read_windows(labels_path)
+    results = {key: to_file_result(r) for key, r in nab_files.read_results(results_dir, name).items()}
     missing = sorted(set(windows) - set(results))
     if missing:
         raise InputError(f"{results_dir / name}: no results for {len(missing)} labelled file(s), e.g. {missing[0]}")

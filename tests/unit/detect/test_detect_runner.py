@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from tollgate.detect.detectors import EnsembleDetector, NullDetector
-from tollgate.detect.nab_files import read_result_file, read_series, read_windows
-from tollgate.detect.nab_runner import run_detector, score_results, score_results_detail
+from tollgate.detect.nab_runner import run_detector, score_results, score_results_detail, score_series
 from tollgate.errors import InputError, ParseError
+from tollgate.sources.nab import epoch_seconds, read_result_file, read_series, read_windows
 
 
 def stamp(i: int) -> str:
@@ -49,6 +49,7 @@ def test_run_writes_nab_layout_one_row_per_input_row(tmp_path: Path) -> None:
         for t, v in zip(series.timestamps, series.values, strict=True)
     ]
     assert list(written.scores) == again
+    assert again == score_series(epoch_seconds(series, data / "cat" / "spiky.csv"), series.values, EnsembleDetector)
 
 
 def test_score_results_rewards_the_detected_spike(tmp_path: Path) -> None:
@@ -113,3 +114,30 @@ def test_labels_json_errors_name_the_file(tmp_path: Path) -> None:
     p.write_text(json.dumps({"a/b.csv": [["only-one"]]}))
     with pytest.raises(ParseError, match="start, end"):
         read_windows(p)
+
+
+def test_out_of_order_timestamp_names_the_line(tmp_path: Path) -> None:
+    (tmp_path / "data" / "cat").mkdir(parents=True)
+    f = tmp_path / "data" / "cat" / "late.csv"
+    f.write_text("timestamp,value\n2014-04-01 00:05:00,1.0\n2014-04-01 00:00:00,2.0\n")
+    series = read_series(f)
+    with pytest.raises(ParseError, match=r"late\.csv:3: timestamp 2014-04-01 00:00:00 is earlier"):
+        epoch_seconds(series, f)
+    with pytest.raises(ParseError, match=r"late\.csv:3"):
+        run_detector(tmp_path / "data", tmp_path / "out", "tg", EnsembleDetector)
+
+
+def test_epoch_seconds_reads_naive_stamps_as_utc() -> None:
+    from tollgate.sources.nab import Series
+
+    series = Series(("2014-04-01 00:00:00", "2014-04-01 00:05:00", "2014-04-01 01:05:00+01:00"), (1.0, 2.0, 3.0))
+    assert epoch_seconds(series, Path("x.csv")) == [1_396_310_400.0, 1_396_310_700.0, 1_396_310_700.0]
+
+
+def test_a_detector_scoring_outside_the_unit_interval_is_refused() -> None:
+    class Loud:
+        def update(self, timestamp: float, value: float) -> float:
+            return value
+
+    with pytest.raises(InputError, match=r"s\.csv:3: detector returned 2\.0, outside \[0, 1\]"):
+        score_series([0.0, 1.0], [0.5, 2.0], Loud, "s.csv")

@@ -1,6 +1,10 @@
-"""Small readers and writers for the NAB file layout (data CSVs, results CSVs, labels JSON).
+"""Readers and writers for the NAB file layout: data CSVs, results CSVs, labels JSON.
 
-The only file I/O of :mod:`tollgate.detect`; everything else in the package works on values.
+``DIR/<category>/<file>.csv`` holds ``timestamp,value`` rows; results are written as
+``OUT/NAME/<category>/NAME_<file>.csv`` with ``timestamp,value,anomaly_score``; the labels file maps
+``"<category>/<file>.csv"`` to ``[[start, end], ...]``. This is the file I/O behind ``tollgate detect`` and
+``tollgate bench nab``; :mod:`tollgate.detect` works on the values read here. Malformed input raises
+:class:`ParseError` naming the file and line.
 """
 
 from __future__ import annotations
@@ -10,11 +14,9 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
-from tollgate.detect.nab_scorer import FileResult
 from tollgate.errors import InputError, ParseError
 
 
@@ -24,6 +26,47 @@ class Series:
 
     timestamps: tuple[str, ...]
     values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class ResultSeries:
+    """One results file: row timestamps (as written) and anomaly scores."""
+
+    timestamps: tuple[str, ...]
+    scores: tuple[float, ...]
+
+
+def data_files(input_dir: Path) -> list[Path]:
+    """The ``<category>/<file>.csv`` files of a NAB data directory, sorted."""
+    if not input_dir.is_dir():
+        raise InputError(f"{input_dir}: not a directory")
+    files = sorted(p for p in input_dir.glob("*/*.csv") if p.is_file())
+    if not files:
+        raise InputError(f"{input_dir}: no <category>/<file>.csv data files")
+    return files
+
+
+def epoch_seconds(series: Series, path: Path) -> list[float]:
+    """Row timestamps as seconds since the epoch (UTC when no offset is written).
+
+    Raises :class:`ParseError` with the file and line for a malformed timestamp or one earlier than the row before.
+    """
+    out: list[float] = []
+    previous = -math.inf
+    for i, stamp in enumerate(series.timestamps):
+        line = i + 2
+        try:
+            moment = datetime.fromisoformat(stamp)
+        except ValueError:
+            raise ParseError(str(path), f"timestamp {stamp!r} is not ISO 'YYYY-MM-DD HH:MM:SS'", line=line) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        t = moment.timestamp()
+        if t < previous:
+            raise ParseError(str(path), f"timestamp {stamp} is earlier than the row before", line=line)
+        previous = t
+        out.append(t)
+    return out
 
 
 def _float(text: str, path: Path, line: int, column: str) -> float:
@@ -73,23 +116,23 @@ def read_series(path: Path) -> Series:
     return Series(tuple(stamps), tuple(values))
 
 
-def read_result_file(path: Path) -> FileResult:
+def read_result_file(path: Path) -> ResultSeries:
     """Read one results CSV (needs ``timestamp`` and ``anomaly_score`` columns; others are ignored)."""
     stamps: list[str] = []
     scores: list[float] = []
     for line, row in _rows(path, ("timestamp", "anomaly_score")):
         stamps.append(row["timestamp"].strip())
         scores.append(_float(row["anomaly_score"], path, line, "anomaly_score"))
-    return FileResult(tuple(stamps), np.asarray(scores, dtype=np.float64))
+    return ResultSeries(tuple(stamps), tuple(scores))
 
 
-def read_results(results_dir: Path, name: str) -> dict[str, FileResult]:
-    """Read ``results_dir/NAME/<category>/NAME_<file>.csv`` into ``{"<category>/<file>.csv": FileResult}``."""
+def read_results(results_dir: Path, name: str) -> dict[str, ResultSeries]:
+    """Read ``results_dir/NAME/<category>/NAME_<file>.csv`` into ``{"<category>/<file>.csv": ResultSeries}``."""
     root = results_dir / name
     if not root.is_dir():
         raise InputError(f"{root}: no results directory for detector {name!r}")
     prefix = f"{name}_"
-    out: dict[str, FileResult] = {}
+    out: dict[str, ResultSeries] = {}
     for path in sorted(root.glob("*/*.csv")):
         if not path.name.startswith(prefix):
             continue
