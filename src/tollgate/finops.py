@@ -227,7 +227,7 @@ class _Feedback:
 def _feedback(ledger: DecisionLedger) -> dict[str, _Feedback]:
     """Latest feedback per anomaly id."""
     latest: dict[str, _Feedback] = {}
-    for record in reversed(ledger.list(kind=FEEDBACK_KIND, limit=100_000)):  # oldest first; newest wins
+    for record in reversed(ledger.list(kind=FEEDBACK_KIND, limit=10_000)):  # oldest first; newest wins
         info = record.payload.get("anomaly")
         if not isinstance(info, Mapping):
             continue

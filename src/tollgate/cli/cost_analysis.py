@@ -71,7 +71,8 @@ def anomalies_to_table(anomalies: list[CostAnomaly]) -> str:
         table.add_column(col, overflow="fold")
     for a in anomalies:
         d = anomaly_to_dict(a)
-        cause = d["root_causes"][-1] if d["root_causes"] else None
+        causes = d["root_causes"]
+        cause = next((c for c in causes if c["dimension"] == "resource_id"), causes[-1] if causes else None)
         change = d["likely_changes"][0] if d["likely_changes"] else None
         table.add_row(
             d["id"], d["start"], d["end"], ", ".join(f"{k}={v}" for k, v in d["scope"].items()) or "(all)",

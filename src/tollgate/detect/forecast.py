@@ -155,7 +155,8 @@ def _calibration(y: FloatArray, wd: npt.NDArray[np.int64], horizon: int, fit_day
     """How much wider than the model's own spread the errors of totals were in this history.
 
     Forecasts ``horizon``-day totals from up to ``_CAL_ORIGINS`` weekly-spaced earlier origins and returns the
-    root mean square of their standardised errors, at least 1 (1 when the history is too short).
+    robust scale (1.4826 x median absolute value) of their standardised errors, at least 1 (1 when the
+    history is too short).
     """
     scores: list[float] = []
     origin = len(y) - horizon
@@ -166,7 +167,8 @@ def _calibration(y: FloatArray, wd: npt.NDArray[np.int64], horizon: int, fit_day
         origin -= 7
     if len(scores) < 2:
         return 1.0
-    return max(1.0, float(np.sqrt(np.mean(np.square(scores)))))
+    # Robust scale of the standardised errors: one earlier step in spend must not blow the interval up.
+    return max(1.0, 1.4826 * float(np.median(np.abs(scores))))
 
 
 def _np_day(day: date) -> np.datetime64:
