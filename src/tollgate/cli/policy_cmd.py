@@ -27,6 +27,27 @@ def _parser(settings: Settings) -> Any:
     return default_parser(EmbeddingCache(policy.embedding_cache_dir) if policy.embedding_cache else None)
 
 
+def _chat(settings: Settings) -> Any:
+    """The configured OpenAI-compatible endpoint, or ``None`` (the default: no model is ever asked)."""
+    llm = settings.llm
+    if not llm.url:
+        return None
+    from tollgate.sources.llm import ChatEndpoint
+
+    key = llm.api_key.get_secret_value() if llm.api_key else None
+    return ChatEndpoint(llm.url, llm.model, api_key=key, timeout_s=llm.timeout_s)
+
+
+def _resolve(text: str, parser: Any, chat: Any) -> Any:
+    """Our frame; when no template fits and a model is configured, the model's checked proposal instead."""
+    frame = parser.parse(text)
+    if frame.template is not None or chat is None:
+        return frame
+    from tollgate.policy.nl.model_proposals import propose
+
+    return propose(text, chat)
+
+
 def _frame_line(frame: Any) -> str:
     return json.dumps(frame.to_json(), sort_keys=False) + "\n"
 
@@ -40,7 +61,9 @@ def parse(
     """Parse a request into a template and slots (no files are written)."""
     if (text is None) == (input_file is None):
         raise InputError("give either a request TEXT or --input FILE")
-    parser = _parser(Settings())
+    settings = Settings()
+    parser = _parser(settings)
+    chat = _chat(settings)
     if input_file is not None:
         try:
             lines = input_file.read_text(encoding="utf-8").splitlines()
@@ -50,17 +73,24 @@ def parse(
             if not line.strip():
                 continue
             try:
-                frame = parser.parse(line)
+                frame = _resolve(line, parser, chat)
             except InputError as exc:
                 raise ParseError(str(input_file), exc.message, line=number) from exc
             emit(_frame_line(frame) if as_json else _describe(frame))
         return
     assert text is not None
-    frame = parser.parse(text)
+    frame = _resolve(text, parser, chat)
     emit(_frame_line(frame) if as_json else _describe(frame))
 
 
 def _describe(frame: Any) -> str:
+    if getattr(frame, "kind", None) is not None:  # a model proposal
+        if not frame.accepted:
+            return f"no template; model proposal rejected: {frame.reason}\n"
+        if frame.kind == "rego":
+            return f"model-written Rego (source: model), {len(frame.cases)} cases pass:\n{frame.rego}\n"
+        slots = ", ".join(f"{k}={json.dumps(v)}" for k, v in frame.slots.items())
+        return f"{frame.template} (source: model): {slots}\n"
     if frame.template is None:
         return f"no template (confidence {frame.confidence:.2f}): {frame.question}\n"
     slots = ", ".join(f"{k}={json.dumps(v)}" for k, v in frame.slots.items()) or "(no slots)"
@@ -79,7 +109,11 @@ def new(
     from tollgate.policy.nl.fixtures import generate, run_fixtures
     from tollgate.policy.nl.render import render
 
-    frame = _parser(Settings()).parse(text)
+    settings = Settings()
+    frame = _resolve(text, _parser(settings), _chat(settings))
+    if getattr(frame, "kind", None) is not None:
+        _new_from_model(text, frame, directory, name, force)
+        return
     if frame.template is None or frame.question:
         raise InputError(frame.question or "the request could not be parsed",
                          hint=f"parsed so far: {json.dumps(frame.to_json()['slots'])} ({frame.template})")
@@ -101,6 +135,32 @@ def new(
     fixtures_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     err_console.print(f"wrote {rego_path} and {fixtures_path} ({len(results)} fixtures pass)")
     emit(f"{policy.template} -> {rego_path}\n")
+
+
+def _new_from_model(text: str, proposal: Any, directory: Path, name: str | None, force: bool) -> None:
+    """Write a checked model proposal: a frame goes through the templates, a Rego body is written as is."""
+    from tollgate.policy.nl.fixtures import generate
+    from tollgate.policy.nl.render import render
+
+    if not proposal.accepted:
+        raise InputError(f"no template fits and the model's proposal was rejected: {proposal.reason}")
+    stem = name or "model_proposal"
+    if proposal.kind == "frame":
+        policy = render(proposal.template, proposal.slots, name=name)
+        stem, rego, cases, params = policy.name, policy.rego, generate(policy), policy.params
+    else:
+        rego, cases, params = proposal.rego, list(proposal.cases), {}
+    rego_path = directory / f"{stem}.rego"
+    fixtures_path = directory / f"{stem}{FIXTURES_SUFFIX}"
+    if not force and (rego_path.exists() or fixtures_path.exists()):
+        raise InputError(f"{rego_path} already exists", hint="choose another --name or pass --force")
+    directory.mkdir(parents=True, exist_ok=True)
+    rego_path.write_text(f"# Written by a model (source: model) for: {text}\n{rego}", encoding="utf-8")
+    document = {"template": proposal.template, "request": text, "slots": proposal.slots, "source": "model",
+                "params": params, "cases": cases}
+    fixtures_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    err_console.print(f"wrote {rego_path} and {fixtures_path} (model proposal, {len(cases)} fixtures pass)")
+    emit(f"{proposal.template or 'rego'} (source: model) -> {rego_path}\n")
 
 
 @policy_app.command("test")
