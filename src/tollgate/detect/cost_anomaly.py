@@ -160,7 +160,14 @@ def expected_band(values: FloatArray, period: int, settings: AnomalySettings | N
         for j in range(1, s.cycles):
             newer, older = _shift(level, (j - 1) * period), _shift(level, j * period)
             ratios.append(np.where(older > 0, newer / older, np.nan))
-    growth = _nan_median(np.stack(ratios)) if ratios else np.ones_like(y)
+        span = s.cycles - 1
+        oldest = _shift(level, span * period)
+        overall = np.where(oldest > 0, level / oldest, np.nan) ** (1.0 / span)
+    robust = _nan_median(np.stack(ratios)) if ratios else np.ones_like(y)
+    # The geometric growth over the whole span is the least noisy; the median of the period-on-period ratios
+    # takes over when one odd period moves the span's growth away from it.
+    growth = np.where(np.abs(np.log(overall / robust)) < 0.05, overall, robust)
+    growth = np.where(np.isnan(growth), robust, growth)
     growth = np.clip(np.nan_to_num(growth, nan=1.0), 1.0 / s.max_growth, s.max_growth)
     lags = np.stack([_shift(y, k * period) * growth**k for k in range(1, s.cycles + 1)])
     available = np.count_nonzero(~np.isnan(lags), axis=0)
@@ -238,19 +245,30 @@ def severity_of(impact_pct: float | None, score: float) -> str:
     return "low"
 
 
-def level_matrix(cube: CostCube, dims: Sequence[str]) -> tuple[list[dict[str, str]], FloatArray]:
-    """Dense series (rows × the cube's dates) per distinct combination of ``dims``, with each row's scope."""
+def level_matrix(
+    cube: CostCube,
+    dims: Sequence[str],
+    codes: dict[str, tuple[npt.NDArray[np.str_], npt.NDArray[np.intp]]] | None = None,
+) -> tuple[list[dict[str, str]], FloatArray]:
+    """Dense series (rows × the cube's dates) per distinct combination of ``dims``, with each row's scope.
+
+    ``codes`` caches each dimension's distinct values and row codes between calls on the same cube."""
     dates = cube.dates()
     n_t = len(dates)
     if len(cube) == 0 or n_t == 0:
         return [], np.zeros((0, n_t), dtype=np.float64)
     t = (cube.bucket - dates[0]).astype(np.int64)
     code = np.zeros(len(cube), dtype=np.int64)
-    uniques: list[npt.NDArray[np.object_]] = []
+    uniques: list[npt.NDArray[np.str_]] = []
     for d in dims:
         if d not in cube.dims:
             raise InputError(f"scope dimension {d!r} is not in the billing cube (has {', '.join(cube.dims)})")
-        keys, inverse = np.unique(cube.dims[d].astype(str), return_inverse=True)
+        if codes is not None and d in codes:
+            keys, inverse = codes[d]
+        else:
+            keys, inverse = np.unique(cube.dims[d].astype(str), return_inverse=True)
+            if codes is not None:
+                codes[d] = (keys, inverse)
         uniques.append(keys)
         code = code * len(keys) + inverse.astype(np.int64)
     present, row = np.unique(code, return_inverse=True)
@@ -379,8 +397,9 @@ def scan(
     unit = "h" if cube.granularity == "hour" else "D"
     since_at = _as_day(since, unit)
     found: list[CostAnomaly] = []
+    codes: dict[str, tuple[npt.NDArray[np.str_], npt.NDArray[np.intp]]] = {}
     for dims in levels:
-        scopes, matrix = level_matrix(cube, tuple(dims))
+        scopes, matrix = level_matrix(cube, tuple(dims), codes)
         found.extend(scan_matrix(scopes, matrix, dates, granularity=cube.granularity, currency=cube.currency,
                                  since=since_at, min_impact=min_impact, min_pct=min_pct, settings=s))
     result = _collapse(found, s.explain_share) if collapse else found

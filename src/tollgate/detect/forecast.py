@@ -32,6 +32,7 @@ __all__ = [
     "BacktestResult",
     "DayForecast",
     "backtest",
+    "backtest_suite",
     "budget_status",
     "forecast_days",
     "forecast_period",
@@ -356,3 +357,26 @@ def backtest(
         raise InputError("backtest: series too short for one origin")
     return BacktestResult(forecasts=count, horizon=horizon, level=level, mase=float(np.mean(mases)),
                           coverage=inside / count, mape_total=float(np.mean(ape)))
+
+
+def backtest_suite(*, seed: int = 7, per_kind: int = 40, days: int = 180, horizon: int = 30,
+                   level: float = 0.9) -> dict[str, BacktestResult]:
+    """The reported benchmark: :func:`backtest` on ``per_kind`` generated series of each kind.
+
+    Kinds: ``plain`` (weekly dip 0-50 %, growth -0.2..+0.6 %/day, noise 2-10 %), ``steps`` (plus a level
+    step of -30..+50 % somewhere after day 60) and ``spikes`` (plus three one-day spikes of +50..+200 %).
+    """
+    rng = np.random.default_rng(seed)
+    out: dict[str, BacktestResult] = {}
+    for kind in ("plain", "steps", "spikes"):
+        series: list[FloatArray] = []
+        for _ in range(per_kind):
+            step_at = int(rng.integers(60, days - 30)) if kind == "steps" else None
+            series.append(synthetic_series(
+                rng, days, growth_per_day=float(rng.uniform(-0.002, 0.006)),
+                weekend_dip=float(rng.uniform(0.0, 0.5)), noise=float(rng.uniform(0.02, 0.1)),
+                step_at=step_at, step=float(rng.uniform(-0.3, 0.5)) if step_at is not None else 0.0,
+                spikes=3 if kind == "spikes" else 0,
+            ))
+        out[kind] = backtest(series, horizon=horizon, level=level)
+    return out
