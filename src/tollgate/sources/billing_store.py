@@ -246,6 +246,7 @@ class BillingStore:
             raise InputError(f"{target}: not a DuckDB billing store: {exc}") from exc
         self.path = target
         self._con.execute("SET TimeZone = 'UTC'")
+        self._con.execute("SET enable_progress_bar = false")
         self._con.execute(f"SET memory_limit = {_lit(memory_limit)}")
         if threads:
             self._con.execute(f"SET threads = {int(threads)}")
@@ -774,6 +775,7 @@ def write_focus_files(
     try:
         con.execute(f"SET memory_limit = {_lit(memory_limit)}")
         con.execute("SET preserve_insertion_order = true")
+        con.execute("SET enable_progress_bar = false")
         if threads:
             con.execute(f"SET threads = {int(threads)}")
         created = False
