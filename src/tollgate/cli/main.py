@@ -19,6 +19,8 @@ from rich.text import Text
 
 from tollgate import __version__
 from tollgate.cli.bench_rightsize import bench_rightsize_command
+from tollgate.cli.cost_analysis import cost_anomalies_command, cost_feedback_command, cost_forecast_command
+from tollgate.cli.cost_ingest import cost_ingest_command
 from tollgate.cli.output import emit, err_console
 from tollgate.cli.policy_cmd import policy_app
 from tollgate.cli.rightsize import rightsize_command
@@ -45,6 +47,13 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(bench_app, name="bench")
 app.add_typer(policy_app, name="policy")
 app.add_typer(rollback_app, name="rollback")
+cost_app = typer.Typer(help="FOCUS billing: ingest, cost anomalies with their likely changes, forecasts.",
+                       no_args_is_help=True)
+cost_app.command("ingest")(cost_ingest_command)
+cost_app.command("anomalies")(cost_anomalies_command)
+cost_app.command("feedback")(cost_feedback_command)
+cost_app.command("forecast")(cost_forecast_command)
+app.add_typer(cost_app, name="cost")
 app.command("rightsize")(rightsize_command)
 bench_app.command("rightsize")(bench_rightsize_command)
 
