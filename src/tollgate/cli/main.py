@@ -18,6 +18,7 @@ import typer
 from rich.text import Text
 
 from tollgate import __version__
+from tollgate.cli.bench_focus import bench_focus_command
 from tollgate.cli.bench_rightsize import bench_rightsize_command
 from tollgate.cli.cost_analysis import cost_anomalies_command, cost_feedback_command, cost_forecast_command
 from tollgate.cli.cost_ingest import cost_ingest_command
@@ -56,6 +57,7 @@ cost_app.command("forecast")(cost_forecast_command)
 app.add_typer(cost_app, name="cost")
 app.command("rightsize")(rightsize_command)
 bench_app.command("rightsize")(bench_rightsize_command)
+bench_app.command("focus")(bench_focus_command)
 
 
 class ReviewFormat(StrEnum):

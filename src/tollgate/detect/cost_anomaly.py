@@ -166,7 +166,8 @@ def expected_band(values: FloatArray, period: int, settings: AnomalySettings | N
     robust = _nan_median(np.stack(ratios)) if ratios else np.ones_like(y)
     # The geometric growth over the whole span is the least noisy; the median of the period-on-period ratios
     # takes over when one odd period moves the span's growth away from it.
-    growth = np.where(np.abs(np.log(overall / robust)) < 0.05, overall, robust)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth = np.where(np.abs(np.log(overall / robust)) < 0.05, overall, robust)
     growth = np.where(np.isnan(growth), robust, growth)
     growth = np.clip(np.nan_to_num(growth, nan=1.0), 1.0 / s.max_growth, s.max_growth)
     lags = np.stack([_shift(y, k * period) * growth**k for k in range(1, s.cycles + 1)])
