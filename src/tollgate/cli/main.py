@@ -55,9 +55,6 @@ cost_app.command("anomalies")(cost_anomalies_command)
 cost_app.command("feedback")(cost_feedback_command)
 cost_app.command("forecast")(cost_forecast_command)
 app.add_typer(cost_app, name="cost")
-app.command("rightsize")(rightsize_command)
-bench_app.command("rightsize")(bench_rightsize_command)
-bench_app.command("focus")(bench_focus_command)
 
 
 class ReviewFormat(StrEnum):
@@ -377,6 +374,13 @@ def judge_command(
         raise typer.Exit(EXIT_BLOCK)
     if result.verdict is CanaryVerdict.INCONCLUSIVE:
         raise typer.Exit(EXIT_INCONCLUSIVE)
+
+
+# Commands whose code lives in their own modules, registered after the inline ones so --help lists them in
+# workflow order.
+app.command("rightsize")(rightsize_command)
+bench_app.command("rightsize")(bench_rightsize_command)
+bench_app.command("focus")(bench_focus_command)
 
 
 def main(argv: list[str] | None = None) -> int:
