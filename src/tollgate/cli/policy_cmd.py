@@ -163,13 +163,34 @@ def _new_from_model(text: str, proposal: Any, directory: Path, name: str | None,
     emit(f"{proposal.template or 'rego'} (source: model) -> {rego_path}\n")
 
 
+def _builtin_fixtures() -> int:
+    """Run the shipped rule fixtures (built-in and security packs), print failures; the number that failed."""
+    from tollgate.policy.fixtures import fixtures_root
+    from tollgate.policy.fixtures import run_fixtures as run_rule_fixtures
+    from tollgate.sources.policy_files import read_rule_fixtures
+
+    results = run_rule_fixtures(read_rule_fixtures(fixtures_root()))
+    bad = [r for r in results if not r.ok]
+    for r in bad:
+        emit(f"FAIL {r.file}: {r.problem}\n")
+    rules = len({r.rule_id for r in results})
+    emit(f"{len(results) - len(bad)}/{len(results)} built-in rule fixtures pass for {rules} rules\n")
+    return len(bad)
+
+
 @policy_app.command("test")
 def test(
     directory: Annotated[Path, typer.Argument(help="Policy directory.")] = Path("policies"),
+    builtin: Annotated[bool, typer.Option("--builtin", help="Also run the shipped rule fixtures "
+                                          "(built-in and security packs).")] = False,
 ) -> None:
     """Run every ``*.fixtures.json`` against its ``.rego`` policy; exit 1 if any fixture fails."""
     from tollgate.policy.nl.fixtures import run_fixtures
 
+    if builtin and _builtin_fixtures():
+        raise typer.Exit(EXIT_FAILED)
+    if builtin and not directory.exists():
+        return
     if not directory.is_dir():
         raise InputError(f"{directory}: policy directory does not exist")
     files = sorted(directory.rglob(f"*{FIXTURES_SUFFIX}"))
