@@ -73,6 +73,21 @@ def bench_app() -> object:
     return create_app(settings, metric_source=source)
 
 
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the server process and its worker processes."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for proc in (root, *root.children(recursive=True)):
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def _serve(port: int, workers: int) -> None:
     import uvicorn
 
@@ -173,7 +188,14 @@ def main() -> int:
                 time.sleep(0.1)
             if args.warmup > 0:
                 asyncio.run(_load(base, args.rate, args.warmup, args.timeout, args.max_inflight))
+            load_before = os.getloadavg()[0]
+            server_cpu, client_cpu = _tree_cpu(server.pid), time.process_time()
             report = asyncio.run(_load(base, args.rate, args.duration, args.timeout, args.max_inflight))
+            server_cpu, client_cpu = _tree_cpu(server.pid) - server_cpu, time.process_time() - client_cpu
+            answered = max(1, sum(report["verdicts"].values()))  # type: ignore[attr-defined]
+            report["server_cpu_ms_per_request"] = round(server_cpu * 1000 / answered, 2)
+            report["client_cpu_ms_per_request"] = round(client_cpu * 1000 / answered, 2)
+            report["loadavg_1m_before_after"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
         finally:
             server.terminate()
             try:
@@ -185,7 +207,9 @@ def main() -> int:
     print(f"POST /v1/judge/argo  {report['requests']} requests at {report['rate_achieved']}/s "
           f"(target {args.rate:g}/s): p50 {report['p50_ms']} ms, p90 {report['p90_ms']} ms, "
           f"p99 {report['p99_ms']} ms, max {report['max_ms']} ms; statuses {report['statuses']}; "
-          f"verdicts {report['verdicts']}; dropped (saturated) {report['dropped_saturated']}")
+          f"verdicts {report['verdicts']}; dropped (saturated) {report['dropped_saturated']}; "
+          f"server CPU {report['server_cpu_ms_per_request']} ms/request, "
+          f"load average {report['loadavg_1m_before_after']}")
     print(json.dumps(report, sort_keys=True))
     ok = report["statuses"] == {"200": report["sent"]} and not report["dropped_saturated"]
     return 0 if ok else 1

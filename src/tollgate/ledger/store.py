@@ -7,6 +7,11 @@ transaction-level advisory lock (``pg_advisory_xact_lock``) before reading the c
 UNIQUE constraint on ``prev_hash`` backs both up. Database triggers refuse UPDATE and DELETE
 (and TRUNCATE on PostgreSQL), so the table stays append-only even for other SQL clients.
 
+Appends in one process are group-committed (see :meth:`Ledger.append`): under concurrency one
+transaction carries many records, and ``append`` returns only after its record's transaction
+committed, so an answered decision is on disk. A SQLite file runs in WAL mode with
+``synchronous=FULL`` (a commit is durable, readers never block the writer).
+
 URLs: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, ``sqlite://`` (memory),
 ``postgresql://user:pass@host:port/db`` (also ``postgres://``; both use the psycopg 3 driver).
 ``sqlite://`` keeps one shared in-memory connection: use it from one thread only.
@@ -158,6 +163,17 @@ def _row(result: Row[Any]) -> LedgerRow:
 _COLUMNS = [decisions.c[name] for name in LedgerRow.__dataclass_fields__]
 
 
+class _Pending:
+    """One queued append: its draft, then its record or the error of its transaction."""
+
+    __slots__ = ("draft", "error", "record")
+
+    def __init__(self, draft: DecisionDraft) -> None:
+        self.draft = draft
+        self.record: DecisionRecord | None = None
+        self.error: BaseException | None = None
+
+
 class Ledger:
     """The SQL ledger. See the module docstring for URLs, locking and append-only protection.
 
@@ -174,6 +190,9 @@ class Ledger:
             raise ConfigError(f"ledger URL {self.display_url!r}: no such database driver ({exc})") from exc
         self._dialect = self._engine.dialect.name
         self._write_lock = threading.Lock()  # in-process only; the database lock covers other processes
+        self._group_lock = threading.Lock()  # held by the thread writing a group of appends
+        self._queue_lock = threading.Lock()
+        self._queue: builtins.list[_Pending] = []
         try:
             with self._guard("open"):
                 migrate(self._engine)
@@ -225,18 +244,47 @@ class Ledger:
     # -- API ---------------------------------------------------------------------------------
 
     def append(self, draft: DecisionDraft) -> DecisionRecord:
-        """Seal ``draft`` as the next record of the chain, atomically."""
+        """Seal ``draft`` as the next record of the chain, atomically; returns once it is committed.
+
+        Group commit: appends that arrive while another is writing queue up, and the next writer seals
+        and inserts every queued draft in one transaction (one commit, one fsync) before any of them
+        returns. So a returned record is always durable, and a failed transaction fails every append
+        that was in it (each caller gets the error; none of its records were written).
+        """
+        ticket = _Pending(draft)
+        with self._queue_lock:
+            self._queue.append(ticket)
+        with self._group_lock:
+            if ticket.record is None and ticket.error is None:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                try:
+                    rows = self._append_batch([t.draft for t in batch])
+                except BaseException as exc:
+                    for t in batch:
+                        t.error = exc
+                else:
+                    for t, row in zip(batch, rows, strict=True):
+                        t.record = row.to_record()
+        if ticket.error is not None:
+            raise ticket.error
+        assert ticket.record is not None
+        return ticket.record
+
+    def _append_batch(self, drafts: builtins.list[DecisionDraft]) -> builtins.list[LedgerRow]:
         with self._write("append") as connection:
             head = connection.execute(
                 select(decisions.c.seq, decisions.c.hash).order_by(decisions.c.seq.desc()).limit(1)
             ).first()
-            row = seal(
-                draft,
-                seq=head.seq + 1 if head else 1,
-                prev_hash=head.hash if head else GENESIS_HASH,
-            )
-            connection.execute(insert(decisions).values(**asdict(row)))
-        return row.to_record()
+            seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+            rows = []
+            for draft in drafts:
+                seq += 1
+                row = seal(draft, seq=seq, prev_hash=prev_hash)
+                prev_hash = row.hash
+                rows.append(row)
+            connection.execute(insert(decisions), [asdict(row) for row in rows])
+        return rows
 
     def get(self, record_id: str) -> DecisionRecord:
         """One record by full id or unique prefix of at least 8 characters."""

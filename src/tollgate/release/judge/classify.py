@@ -45,9 +45,10 @@ from tollgate.release.judge.sequential import (
     SequentialOutcome,
     ShiftTest,
     TailOutcome,
+    TailSpec,
     count_path,
     location_path,
-    tail_path,
+    tail_paths,
 )
 
 __all__ = ["Mode", "classify_metric", "sequential_outcomes"]
@@ -108,13 +109,9 @@ def sequential_outcomes(
     inc, dec, c_inc, c_dec = _margins(metric)
     sides = [s for s, on in (("up", metric.direction != "decrease"), ("down", metric.direction != "increase")) if on]
     n_tests = len(sides) * len(TAIL_QUANTILES) + 1
-    tails = tuple(
-        tail_path(baseline, canary, quantile=q, upper=(side == "up"), alpha=alpha / 2.0 / n_tests,
-                  confidence=confidence)
-        for side in sides
-        for q in TAIL_QUANTILES
-    ) + (tail_path(baseline, canary, quantile=0.5, upper=True, alpha=alpha / 2.0 / n_tests,
-                   confidence=confidence, spread=True),)
+    specs = [TailSpec(q, upper=(side == "up")) for side in sides for q in TAIL_QUANTILES]
+    specs.append(TailSpec(0.5, spread=True))
+    tails = tail_paths(baseline, canary, specs, alpha=alpha / 2.0 / n_tests, confidence=confidence)
     # A pass waits while a tail test is more than halfway (on the log scale) to failing.
     guard = np.ones(min(len(baseline), len(canary)), bool)
     for t in tails:

@@ -64,14 +64,21 @@ def stats(values: FloatArray) -> SeriesStats | None:
     """Descriptive statistics, or None for an empty sample."""
     if len(values) == 0:
         return None
-    p50, p95, p99 = np.percentile(values, [50, 95, 99])
+    ordered = np.sort(values)
+    n = len(ordered)
+    # Linear interpolation between order statistics (numpy's default percentile method).
+    pos = np.array([0.50, 0.95, 0.99]) * (n - 1)
+    low = np.floor(pos).astype(np.int64)
+    high = np.minimum(low + 1, n - 1)
+    p50, p95, p99 = ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+    mean = float(ordered.mean())
     return SeriesStats(
-        count=len(values),
-        mean=float(np.mean(values)),
+        count=n,
+        mean=mean,
         median=float(p50),
-        min=float(np.min(values)),
-        max=float(np.max(values)),
-        std=float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+        min=float(ordered[0]),
+        max=float(ordered[-1]),
+        std=float(np.sqrt(np.sum((ordered - mean) ** 2) / (n - 1))) if n > 1 else 0.0,
         p95=float(p95),
         p99=float(p99),
     )

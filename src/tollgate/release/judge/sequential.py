@@ -35,6 +35,7 @@ fail/pass happened and the effect with its interval at that moment.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -51,12 +52,16 @@ __all__ = [
     "ShiftTest",
     "TailOutcome",
     "beta_binomial_interval",
+    "beta_binomial_intervals",
     "count_path",
     "location_path",
     "shift_tests",
     "t_mixture_log_bf",
+    "t_mixture_log_bf_rows",
     "t_mixture_critical",
+    "TailSpec",
     "tail_path",
+    "tail_paths",
 ]
 
 Direction = Literal["increase", "decrease", "either"]
@@ -189,14 +194,24 @@ def _predictable_scale(d: FloatArray, warmup: int = SCALE_WARMUP) -> FloatArray:
     """
     n = len(d)
     scale = np.full(n, np.nan)
-    j = warmup
-    while j < n:
-        step = max(SCALE_WARMUP, j // 20)
-        s = float(np.median(np.abs(d[:j]))) / 0.6745
-        if s <= 0:
-            s = float(np.sqrt(np.mean(d[:j] * d[:j])))
-        scale[j : j + step] = s if s > 0 else np.nan
-        j += step
+    if n <= warmup:
+        return scale
+    points = [warmup]
+    while points[-1] < n:
+        points.append(points[-1] + max(SCALE_WARMUP, points[-1] // 20))
+    js = np.asarray(points[:-1], dtype=np.int64)
+    # Lower median of |d| over each prefix d[:j], from one sort (as in _pooled_order).
+    mags = np.abs(d)
+    order = np.argsort(mags, kind="stable")
+    counts = np.cumsum(order[None, :] < js[:, None], axis=1)
+    pos = np.sum(counts < ((js + 1) // 2)[:, None], axis=1)
+    med = mags[order][np.minimum(pos, n - 1)] / 0.6745
+    csum = np.cumsum(d * d)
+    rms = np.sqrt(csum[js - 1] / js)
+    s = np.where(med > 0, med, rms)
+    s = np.where(s > 0, s, np.nan)
+    for j0, j1, value in zip(js, [*js[1:], n], s, strict=True):
+        scale[j0:j1] = value
     return scale
 
 
@@ -279,30 +294,64 @@ def shift_tests(
     n = np.arange(1, n_pairs + 1, dtype=np.float64)
     ref = np.abs(np.cumsum(b) / n)
     ref = np.concatenate(([ref[0]], ref[:-1]))  # earlier pairs only
-    out: list[ShiftTest] = []
-    for side in sides:
+    # With equal margins both sides share one score row (the Bayes factor is two-sided).
+    shared = len(sides) == 2 and fail_increase == fail_decrease == 0.0
+    rows: list[tuple[str, tuple[str, ...], FloatArray]] = []
+    for side in sides[:1] if shared else sides:
         margin = fail_increase if side == "high" else fail_decrease
-        sign = 1.0 if side == "high" else -1.0
         for name in ROBUST_TESTS:
             scores = _shift_scores(name, b, c, margin, side, ref)
-            if scores is None:
-                continue
-            valid = np.flatnonzero(np.isfinite(scores))
-            if len(valid) < 2:
-                continue
-            log_bf, mean = t_mixture_log_bf(scores[valid], g)
-            leaning = sign * mean > 0
-            log_e = np.zeros(n_pairs)
-            log_e[valid] = np.where(leaning, np.maximum(log_bf, 0.0), 0.0)
-            hits = valid[(log_bf >= threshold) & leaning & (valid + 1 >= min_samples)]
+            if scores is not None:
+                rows.append((name, tuple(sides) if shared else (side,), scores))
+    if not rows:
+        return ()
+    log_bf, mean = t_mixture_log_bf_rows(np.stack([r[2] for r in rows]), g)
+    out: list[ShiftTest] = []
+    for (name, row_sides, scores), lbf, mu in zip(rows, log_bf, mean, strict=True):
+        for side in row_sides:
+            sign = 1.0 if side == "high" else -1.0
+            leaning = sign * mu > 0
+            log_e = np.where(leaning, np.maximum(lbf, 0.0), 0.0)
+            hits = np.flatnonzero((lbf >= threshold) & leaning & (n >= min_samples))
             fail_at = int(hits[0]) + 1 if len(hits) else None
             upto = fail_at if fail_at is not None else n_pairs
             dd = sign * scores[:upto]
-            top = float(np.max(log_e)) if len(log_e) else 0.0
+            top = float(np.max(log_e))
             out.append(ShiftTest(name, "high" if side == "high" else "low", fail_at,
                                  float(math.exp(min(top, 700.0))), int(np.sum(dd > 0)), int(np.sum(dd < 0)),
                                  log_e))
     return tuple(out)
+
+
+def t_mixture_log_bf_rows(x: FloatArray, g: float = DEFAULT_MIXTURE_G) -> tuple[FloatArray, FloatArray]:
+    """:func:`t_mixture_log_bf` of every row of ``x`` at once; NaN marks samples not yet available.
+
+    NaNs may only form a prefix of a row (a score that needs a warm-up); the statistics of a row
+    start at its first finite value. For bounded scores (no centring needed).
+    """
+    valid = np.isfinite(x)
+    xv = np.where(valid, x, 0.0)
+    cnt = np.cumsum(valid, axis=1).astype(np.float64)
+    s1 = np.cumsum(xv, axis=1)
+    s2 = np.cumsum(xv * xv, axis=1)
+    first = xv[np.arange(len(x)), np.argmax(valid, axis=1)][:, None]
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        mean = s1 / cnt
+        var = np.maximum(s2 - cnt * mean * mean, 0.0) / np.maximum(cnt - 1.0, 1.0)
+        lag = np.concatenate((np.zeros((len(x), 1)), np.cumsum(xv[:, 1:] * xv[:, :-1], axis=1)), axis=1)
+        cross = lag - mean * ((s1 - xv) + (s1 - first)) + (cnt - 1.0) * mean * mean
+        r1 = np.where(var > 0, cross / np.maximum(var * (cnt - 1.0), 1e-300), 0.0)
+        r1 = np.clip(np.nan_to_num(r1), 0.0, 0.9)
+        inflation = (1.0 + r1) / (1.0 - r1)
+        n_eff = cnt / inflation
+        nu = np.maximum(n_eff - 1.0, 1e-9)
+        t2 = mean * mean / (var * inflation / cnt)
+        big = 1.0 + n_eff * g
+        log_bf = -0.5 * np.log(big) + 0.5 * (nu + 1.0) * (np.log1p(t2 / nu) - np.log1p(t2 / (nu * big)))
+    ok = (var > 0) & (n_eff >= 2) & np.isfinite(log_bf) & valid
+    result: FloatArray = np.where(ok, log_bf, -np.inf)
+    mean_out: FloatArray = np.where(valid, np.nan_to_num(mean), 0.0)
+    return result, mean_out
 
 
 def location_path(
@@ -431,21 +480,54 @@ def _pooled_order(b: FloatArray, c: FloatArray, warmup: int) -> tuple[NDArray[np
     return pairs, values[order], counts
 
 
+#: Below this log likelihood ratio the tail tests keep the cheap upper bound instead of the exact value.
+EXACT_FROM_LOG_LR = 1.0
+
+
 def _log_mixture_lr_upper(k: FloatArray, total: FloatArray) -> FloatArray:
-    """log of the binomial mixture LR against p = 1/2 with a uniform prior on p in [1/2, 1]."""
+    """log of the binomial mixture LR against p = 1/2 with a uniform prior on p in [1/2, 1].
+
+    Exact wherever it could matter (at least ``EXACT_FROM_LOG_LR``); below that the maximum-likelihood
+    ratio over ``p >= 1/2`` stands in, which is never smaller -- so a crossing is never missed and a
+    pass held back by it is held at least as long.
+    """
     # Counts change rarely (k only when total does): evaluate where total changes, carry forward.
     if len(total) == 0:
         return np.zeros(0)
-    change = np.flatnonzero(np.diff(total, prepend=-1.0) != 0)
+    change = np.flatnonzero(np.diff(total, prepend=-1.0) != 0)  # (a drop between flattened rows counts)
     ku, tu = k[change], total[change]
-    a = ku + 1.0
-    bb = tu - ku + 1.0
-    tail = special.betaincc(a, bb, 0.5)
-    with np.errstate(divide="ignore"):
-        unique = (tu + 1.0) * math.log(2.0) + special.betaln(a, bb) + np.log(np.maximum(tail, 1e-300))
+    p_hat = np.where(tu > 0, ku / np.maximum(tu, 1.0), 0.5)
+    upper_p = np.maximum(p_hat, 0.5)
+    bound = (tu * math.log(2.0) + special.xlogy(ku, upper_p) + special.xlog1py(tu - ku, -upper_p))
+    unique = bound.copy()
+    exact = np.flatnonzero(bound >= EXACT_FROM_LOG_LR)
+    if len(exact):
+        a = ku[exact] + 1.0
+        bb = tu[exact] - ku[exact] + 1.0
+        tail = special.betaincc(a, bb, 0.5)
+        with np.errstate(divide="ignore"):
+            unique[exact] = ((tu[exact] + 1.0) * math.log(2.0) + special.betaln(a, bb)
+                             + np.log(np.maximum(tail, 1e-300)))
     owner = np.searchsorted(change, np.arange(len(total)), side="right") - 1
     result: FloatArray = unique[owner]
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class TailSpec:
+    """One tail test: the pooled ``quantile``, its side (``upper``), or the ``spread`` variant."""
+
+    quantile: float
+    upper: bool = True
+    spread: bool = False
+
+    @property
+    def name(self) -> str:
+        if self.spread:
+            return "spread"
+        if self.upper:
+            return f"tail_p{round(self.quantile * 100)}"
+        return f"tail_p{round((1 - self.quantile) * 100)}_low"
 
 
 def tail_path(
@@ -466,67 +548,86 @@ def tail_path(
     farther from the pooled running median than the baseline sample more often than not (a wider
     spread; ``quantile`` and ``upper`` are ignored). Only fails, never passes.
     """
+    spec = TailSpec(quantile, upper, spread)
+    return tail_paths(baseline, canary, (spec,), alpha=alpha, warmup=warmup, confidence=confidence)[0]
+
+
+def tail_paths(
+    baseline: FloatArray,
+    canary: FloatArray,
+    specs: Sequence[TailSpec],
+    *,
+    alpha: float,
+    warmup: int = 10,
+    confidence: float = 0.95,
+) -> tuple[TailOutcome, ...]:
+    """:func:`tail_path` for several tails of the same pairs at once (one pooled order, each at ``alpha``)."""
     n_pairs = min(len(baseline), len(canary))
-    if spread:
-        name = "spread"
-    else:
-        name = f"tail_p{round(quantile * 100)}" if upper else f"tail_p{round((1 - quantile) * 100)}_low"
-    if n_pairs == 0:
-        return TailOutcome(name, Decision.CONTINUE, 0, None, 0, 0, None, 1.0)
+    if n_pairs == 0 or not specs:
+        return tuple(TailOutcome(sp.name, Decision.CONTINUE, 0, None, 0, 0, None, 1.0) for sp in specs)
     b = np.asarray(baseline[:n_pairs], dtype=np.float64)
     c = np.asarray(canary[:n_pairs], dtype=np.float64)
     pairs, sorted_pool, counts = _pooled_order(b, c, warmup)
-    k = np.zeros(n_pairs)
-    total = np.zeros(n_pairs)
-    canary_exceed = baseline_exceed = 0
+    m = len(specs)
+    k = np.zeros((m, n_pairs))
+    total = np.zeros((m, n_pairs))
+    c_exceed = np.zeros(m, np.int64)
+    b_exceed = np.zeros(m, np.int64)
     if len(pairs):
         size = 2 * pairs  # pool size at each refresh: every sample of the earlier pairs
-        if spread:
-            rank = size // 2 + 1
-        elif upper:
-            rank = np.minimum(size, np.ceil(quantile * size).astype(np.int64))
-        else:
-            rank = np.floor((1 - quantile) * size).astype(np.int64) + 1
-        rank = np.clip(rank, 1, size)
-        h_at = sorted_pool[np.argmax(counts >= rank[:, None], axis=1)]
+        ranks = []
+        for sp in specs:
+            if sp.spread:
+                rank = size // 2 + 1
+            elif sp.upper:
+                rank = np.minimum(size, np.ceil(sp.quantile * size).astype(np.int64))
+            else:
+                rank = np.floor((1 - sp.quantile) * size).astype(np.int64) + 1
+            ranks.append(np.clip(rank, 1, size))
+        rank_m = np.stack(ranks)  # (m, refreshes)
+        # Position of the rank-th smallest pooled value: counts are nondecreasing along each row.
+        pos = np.stack([np.sum(counts < r[:, None], axis=1) for r in rank_m])
+        h_at = sorted_pool[np.minimum(pos, len(sorted_pool) - 1)]
         # Pair i (0-based) is judged against the pool as of the latest refresh at or before it.
-        live = np.arange(n_pairs) >= pairs[0]
-        which = np.searchsorted(pairs, np.arange(n_pairs), side="right") - 1
-        h = h_at[np.maximum(which, 0)]
-        if spread:
-            dist_c, dist_b = np.abs(c - h), np.abs(b - h)
-            a_c, a_b = dist_c > dist_b, dist_b > dist_c
-        elif upper:
-            a_c, a_b = c >= h, b >= h
-        else:
-            a_c, a_b = c <= h, b <= h
-        a_c &= live
-        a_b &= live
-        canary_exceed, baseline_exceed = int(np.sum(a_c)), int(np.sum(a_b))
+        idx = np.arange(n_pairs)
+        live = idx >= pairs[0]
+        which = np.maximum(np.searchsorted(pairs, idx, side="right") - 1, 0)
+        h = h_at[:, which]  # (m, n)
+        kinds = np.array([0 if sp.spread else (1 if sp.upper else 2) for sp in specs])[:, None]
+        dist_c, dist_b = np.abs(c - h), np.abs(b - h)
+        a_c = np.where(kinds == 0, dist_c > dist_b, np.where(kinds == 1, c >= h, c <= h)) & live
+        a_b = np.where(kinds == 0, dist_b > dist_c, np.where(kinds == 1, b >= h, b <= h)) & live
+        c_exceed, b_exceed = np.sum(a_c, axis=1), np.sum(a_b, axis=1)
         differ = a_c != a_b
-        total = np.cumsum(differ).astype(np.float64)
-        k = np.cumsum(differ & a_c).astype(np.float64)
-    log_lr = _log_mixture_lr_upper(k, total)
+        total = np.cumsum(differ, axis=1).astype(np.float64)
+        k = np.cumsum(differ & a_c, axis=1).astype(np.float64)
+    log_lr = _log_mixture_lr_upper(k.ravel(), total.ravel()).reshape(m, n_pairs) if n_pairs else k
     threshold = math.log(1.0 / alpha)
-    fail_at = _first(log_lr >= threshold, 1)
-    at = fail_at if fail_at is not None else n_pairs
-    kd, td = k[at - 1], total[at - 1]
-    effect = None
-    if td > 0:
-        lo, hi = beta_binomial_interval(kd, td, 1.0 - confidence)
-        estimate = (kd + 0.5) / (td - kd + 0.5)  # continuity-corrected: finite with no baseline exceedance
-        effect = Effect("exceedance_ratio", float(estimate), _ratio(lo), _ratio(hi), confidence)
-    return TailOutcome(
-        name,
-        Decision.FAIL if fail_at is not None else Decision.CONTINUE,
-        at,
-        fail_at,
-        canary_exceed,
-        baseline_exceed,
-        effect,
-        float(math.exp(min(float(np.max(log_lr)), 700.0))),
-        log_lr,
-    )
+    fails = [_first(log_lr[j] >= threshold, 1) for j in range(m)]
+    ats = [f if f is not None else n_pairs for f in fails]
+    kd = np.array([k[j, at - 1] for j, at in enumerate(ats)])
+    td = np.array([total[j, at - 1] for j, at in enumerate(ats)])
+    los, his = beta_binomial_intervals(kd, td, 1.0 - confidence)
+    out = []
+    for j, sp in enumerate(specs):
+        fail_at, at = fails[j], ats[j]
+        effect = None
+        if td[j] > 0:
+            estimate = (kd[j] + 0.5) / (td[j] - kd[j] + 0.5)  # continuity-corrected: finite with no baseline exceedance
+            effect = Effect("exceedance_ratio", float(estimate), _ratio(float(los[j])), _ratio(float(his[j])),
+                            confidence)
+        out.append(TailOutcome(
+            sp.name,
+            Decision.FAIL if fail_at is not None else Decision.CONTINUE,
+            at,
+            fail_at,
+            int(c_exceed[j]),
+            int(b_exceed[j]),
+            effect,
+            float(math.exp(min(float(np.max(log_lr[j])), 700.0))),
+            log_lr[j],
+        ))
+    return tuple(out)
 
 
 def _ratio(p: float) -> float:
@@ -542,30 +643,52 @@ def _log_lr_point(k: FloatArray | float, total: FloatArray | float, p: FloatArra
     return result
 
 
-def _crossing(k: float, total: float, threshold: float, grid: FloatArray, p_hat: float, *, low: bool) -> float:
-    """The end of ``{p : log LR(p) < threshold}`` on one side of ``p_hat`` (0 or 1 if never crossed)."""
-    for _ in range(2):
-        side = grid[grid <= p_hat] if low else grid[grid >= p_hat]
-        if len(side) == 0:
-            return 0.0 if low else 1.0
-        excess = _log_lr_point(k, total, side) >= threshold
-        if low:
-            idx = np.flatnonzero(excess)
-            if len(idx) == 0:
-                return 0.0 if side[0] <= 1e-12 else float(side[0])
-            j = int(idx[-1])
-            if j + 1 >= len(side):
-                return float(side[j])
-            grid = np.linspace(side[j], side[j + 1], 101)
-        else:
-            idx = np.flatnonzero(excess)
-            if len(idx) == 0:
-                return 1.0 if side[-1] >= 1 - 1e-12 else float(side[-1])
-            j = int(idx[0])
-            if j == 0:
-                return float(side[0])
-            grid = np.linspace(side[j - 1], side[j], 101)
-    return float(grid[-1] if low else grid[0])
+def beta_binomial_intervals(k: FloatArray, total: FloatArray, alpha: float) -> tuple[FloatArray, FloatArray]:
+    """:func:`beta_binomial_interval` for many ``(k, total)`` at once (rows with ``total <= 0`` give 0..1).
+
+    The LR is convex in ``p`` with its least value at ``p_hat``: the included set is found on a coarse
+    grid, then each end is refined on a fine grid inside its bracket and rounded outwards (to about 1e-5).
+    """
+    k = np.asarray(k, dtype=np.float64)
+    total = np.asarray(total, dtype=np.float64)
+    lo = np.zeros(len(k))
+    hi = np.ones(len(k))
+    rows = np.flatnonzero(total > 0)
+    if len(rows) == 0:
+        return lo, hi
+    kr, tr = k[rows, None], total[rows, None]
+    p_hat = np.clip(kr / tr, 0.0, 1.0)
+    threshold = math.log(1.0 / alpha)
+    eps = 1e-12
+    grid = np.linspace(eps, 1 - eps, 401)[None, :]
+    inside = _log_lr_point(kr, tr, grid) < threshold
+    anywhere = inside.any(axis=1)
+    centre = np.clip(np.searchsorted(grid[0], p_hat[:, 0]), 0, grid.shape[1] - 1)
+    first = np.where(anywhere, np.argmax(inside, axis=1), centre)
+    last = np.where(anywhere, grid.shape[1] - 1 - np.argmax(inside[:, ::-1], axis=1), centre)
+    steps = np.linspace(0.0, 1.0, 201)[None, :]
+    # Lower end: between the last excluded coarse point and p_hat.
+    a = grid[0, np.maximum(first - 1, 0)][:, None]
+    fine = a + (np.minimum(p_hat, grid[0, first][:, None]) - a) * steps
+    fine = np.maximum(fine, eps)
+    ok = _log_lr_point(kr, tr, fine) < threshold
+    # The outer neighbour of each crossing, so the interval errs on the wide side.
+    lower = np.where(ok.any(axis=1), fine[np.arange(len(rows)), np.maximum(np.argmax(ok, axis=1) - 1, 0)],
+                     p_hat[:, 0])
+    lower = np.where((first == 0) & anywhere, 0.0, lower)
+    # Upper end: between p_hat and the first excluded coarse point after the included set.
+    z = grid[0, np.minimum(last + 1, grid.shape[1] - 1)][:, None]
+    start_hi = np.maximum(p_hat, grid[0, last][:, None])
+    fine = start_hi + (z - start_hi) * steps
+    fine = np.minimum(fine, 1 - eps)
+    ok = _log_lr_point(kr, tr, fine) < threshold
+    last_ok = fine.shape[1] - 1 - np.argmax(ok[:, ::-1], axis=1)
+    upper = np.where(ok.any(axis=1), fine[np.arange(len(rows)), np.minimum(last_ok + 1, fine.shape[1] - 1)],
+                     p_hat[:, 0])
+    upper = np.where((last == grid.shape[1] - 1) & anywhere, 1.0, upper)
+    lo[rows] = lower
+    hi[rows] = upper
+    return lo, hi
 
 
 def beta_binomial_interval(k: float, total: float, alpha: float) -> tuple[float, float]:
@@ -574,20 +697,8 @@ def beta_binomial_interval(k: float, total: float, alpha: float) -> tuple[float,
     The set of ``p`` whose uniform-mixture likelihood ratio is below ``1/alpha`` (valid at any stopping
     time). Accepts fractional counts.
     """
-    if total <= 0:
-        return 0.0, 1.0
-    p_hat = min(max(k / total, 0.0), 1.0)
-    threshold = math.log(1.0 / alpha)
-
-    def excess(p: float) -> float:
-        return float(_log_lr_point(k, total, p)) - threshold
-
-    # The LR is convex in p with its least value at p_hat: find both crossings on a grid, then refine
-    # each on a finer grid between its bracketing points (accurate to about 1e-6).
-    grid = np.linspace(1e-12, 1 - 1e-12, 401)
-    lo, hi = _crossing(k, total, threshold, grid, p_hat, low=True), _crossing(k, total, threshold, grid, p_hat,
-                                                                                low=False)
-    return lo, hi
+    lo, hi = beta_binomial_intervals(np.array([k]), np.array([total]), alpha)
+    return float(lo[0]), float(hi[0])
 
 
 def count_path(
