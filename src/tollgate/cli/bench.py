@@ -188,15 +188,21 @@ def generated_manifests(count: int) -> list[Manifest]:
 
 
 def bench_policy(*, resources: int, rego_resources: int, fmt: str) -> str:
-    """Built-in rule pack throughput and Rego throughput on generated manifests."""
+    """Built-in rule pack, built-in + security packs, and Rego throughput on generated manifests."""
+    from tollgate.policy.security import load_security_pack
+
     manifests = generated_manifests(resources)
     builtin_rate = bench_builtin(manifests, min_seconds=1.0)
+    security = load_security_pack()
+    security_rate = bench_builtin(manifests, security, min_seconds=1.0)
     rego_manifests = manifests[:rego_resources]
     rego_rate = bench_rego(list(_BENCH_REGO.items()), rego_manifests)
     result = {
         "builtin_resources_per_s": round(builtin_rate),
         "builtin_rules": len(builtin_pack().enabled_rules),
         "builtin_resources": len(manifests),
+        "security_packs_resources_per_s": round(security_rate),
+        "security_packs_rules": len(security.enabled_rules),
         "rego_decisions_per_s": round(rego_rate),
         "rego_policies": len(_BENCH_REGO),
         "rego_resources": len(rego_manifests),
@@ -205,5 +211,7 @@ def bench_policy(*, resources: int, rego_resources: int, fmt: str) -> str:
         return json.dumps(result, indent=2) + "\n"
     return (f"built-in rules: {result['builtin_resources_per_s']:,} resources/s "
             f"({result['builtin_rules']} rules, {len(manifests)} resources)\n"
+            f"+ security:     {result['security_packs_resources_per_s']:,} resources/s "
+            f"({result['security_packs_rules']} rules: built-in + Kubernetes + Terraform packs)\n"
             f"Rego:           {result['rego_decisions_per_s']:,} decisions/s "
             f"({len(_BENCH_REGO)} policies x {len(rego_manifests)} resources, worker start-up included)\n")
