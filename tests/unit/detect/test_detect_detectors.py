@@ -167,7 +167,7 @@ def test_previous_ensemble_stays_registered_with_the_new_views_off() -> None:
     # Its previous defaults; the dev-split score it reproduces is checked in the integration test.
     assert v1.cfg == EnsembleSettings(
         range_tolerance=0.0, warmup_spread=False, seasonal_only=False, scale_window=200, periods=5,
-        point_prediction=True, drift_rate=0.0, fire=8.0, refire_margin=math.inf,
+        point_prediction=True, drift_rate=0.0, fire=8.0, refire_margin=math.inf, corroboration=0.0, agreement=0.0,
     )
     values = daily(1200, seed=13)
     assert run(get_detector("ensemble-v1")(), values) != run(EnsembleDetector(), values)
@@ -252,3 +252,58 @@ def test_a_much_rarer_event_inside_the_quiet_period_still_alarms() -> None:
     assert all(s == 0.0 for i, s in enumerate(scores[2001:2041], start=2001) if i != 2010)
     silent = run(EnsembleDetector(EnsembleSettings(suppress=30, refire_margin=math.inf)), values)
     assert silent[2010] == 0.0
+
+
+# --------------------------------------------------------------------------------------------------------------
+# corroboration of sequence novelty and agreement between views
+
+
+def _bursty(n: int, seed: int) -> list[float]:
+    """Independent draws from a few fixed levels (mostly the low one): routine traffic, never beyond the range."""
+    rng = random.Random(seed)
+    values = [rng.choice((10.0, 10.0, 10.0, 30.0, 50.0)) + rng.gauss(0.0, 0.5) for _ in range(n)]
+    values[:2] = [0.0, 60.0]  # fixes the range: no later value is a range break
+    return values
+
+
+def test_uncorroborated_sequence_novelty_alarms_less_on_bursty_traffic() -> None:
+    # The draws are independent, so every alarm after the warm-up is a false one; the sequence model still finds
+    # "rare" successions now and then, which the check discounts when level and range views see nothing.
+    plain = EnsembleSettings(corroboration=0.0, agreement=0.0)
+    checked = EnsembleSettings(agreement=0.0)
+    alarm = plain.fire / (plain.fire + plain.squash)
+    false_plain = false_checked = 0
+    for seed in range(10):
+        values = _bursty(4000, seed)
+        false_plain += sum(s >= alarm for s in run(EnsembleDetector(plain), values)[750:])
+        false_checked += sum(s >= alarm for s in run(EnsembleDetector(checked), values)[750:])
+    assert false_checked < false_plain
+
+
+def test_sequence_surprise_is_lowered_by_the_missing_corroboration() -> None:
+    # The same detector state scored with and without the check: the sequence view alone, uncorroborated.
+    values = _bursty(3000, seed=5)
+    plain = EnsembleSettings(corroboration=0.0, agreement=0.0)
+    checked = EnsembleSettings(corroboration=1.0, corroboration_penalty=4.0, agreement=0.0)
+    a, b = run(EnsembleDetector(plain), values), run(EnsembleDetector(checked), values)
+    assert all(y <= x + 1e-12 for x, y in zip(a, b, strict=True) if x < plain.fire / (plain.fire + plain.squash))
+    assert sum(y < x for x, y in zip(a, b, strict=True)) > 0
+
+
+def test_agreement_of_two_views_outranks_either_alone() -> None:
+    detector = EnsembleDetector(EnsembleSettings(agreement=0.5))
+    for i, v in enumerate(daily(1000, seed=3)):
+        detector.update(T0 + STEP * i, v)
+    # A level break far beyond the range with a drifted average: range and drift views both fire.
+    both = detector.update(T0 + STEP * 1000, 200.0)
+    single = EnsembleDetector(EnsembleSettings(agreement=0.0))
+    for i, v in enumerate(daily(1000, seed=3)):
+        single.update(T0 + STEP * i, v)
+    alone = single.update(T0 + STEP * 1000, 200.0)
+    assert both > alone
+
+
+def test_ensemble_v3_keeps_the_maximum_of_the_views() -> None:
+    v3 = get_detector("ensemble-v3")()
+    assert isinstance(v3, EnsembleDetector)
+    assert v3.cfg == EnsembleSettings(corroboration=0.0, agreement=0.0)
