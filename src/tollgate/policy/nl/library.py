@@ -42,6 +42,14 @@ class Template:
     rego: str
     boost: tuple[re.Pattern[str], ...] = field(default=())
     penalty: tuple[re.Pattern[str], ...] = field(default=())
+    requires: tuple[re.Pattern[str], ...] = field(default=())
+    excludes: tuple[re.Pattern[str], ...] = field(default=())
+
+    def missing_concepts(self, lower: str) -> list[str]:
+        """What keeps the lower-cased request from this template (empty: eligible): every ``requires``
+        pattern it does not match and every ``excludes`` pattern (a contradicting cue) it matches."""
+        return [p.pattern for p in self.requires if not p.search(lower)] + [
+            f"not {p.pattern}" for p in self.excludes if p.search(lower)]
 
     @property
     def short_name(self) -> str:
@@ -70,11 +78,15 @@ def _template(raw: dict[str, Any], where: str) -> Template:
             rego=str(raw["rego"]),
             boost=tuple(re.compile(p) for p in cues.get("boost", ())),
             penalty=tuple(re.compile(p) for p in cues.get("penalty", ())),
+            requires=tuple(re.compile(p) for p in raw.get("requires") or ()),
+            excludes=tuple(re.compile(p) for p in raw.get("excludes") or ()),
         )
     except (KeyError, TypeError, re.error) as exc:
         raise ConfigError(f"{where}: invalid template: {exc}") from exc
     if template.input not in INPUT_KINDS:
         raise ConfigError(f"{where}: input must be one of {', '.join(INPUT_KINDS)}, not {template.input!r}")
+    if not template.requires:
+        raise ConfigError(f"{where}: a template must declare the concepts it requires ('requires')")
     if not 3 <= len(template.utterances) <= 5:
         raise ConfigError(f"{where}: a template needs 3-5 example utterances")
     return template

@@ -4,8 +4,13 @@ Pipeline: check the request (non-empty, at most 2,000 characters) -> retrieval o
 library (MiniLM cosine, max over each template's description and utterances) -> lexical re-ranking
 (each template's ``cues``: direction words such as "at least"/"at most", metric words such as
 "5xx"/"latency") -> the deterministic slot parser (:mod:`.slots`) -> a question for any required slot that
-is missing or ambiguous. Below the confidence threshold the request is out of library: ``template``
-is ``None`` and the question says so.
+is missing or ambiguous. The request is out of library (``template`` is ``None``, the question says
+why) when no template reaches the confidence threshold, when the best template does not see every
+concept it ``requires`` (catalogue data, e.g. "approv*" for ``release.require_approvals``), when the
+two best eligible templates are closer than :data:`MARGIN`, or when the request carries a number or a
+field name (camelCase, e.g. ``terminationGracePeriodSeconds``) that no slot of the chosen template
+consumed. An abstained frame's confidence is capped just below the threshold, so
+``confidence >= threshold`` holds exactly when a template is set.
 """
 
 from __future__ import annotations
@@ -39,6 +44,13 @@ _CONSTRAINT = re.compile(
     r"keep|allow\w*|roll ?back|rollback|alert|page|pause|abort|revert|fail|freeze|if|when|whenever|exceed\w*|above|"
     r"below|under|over|enforce|pin\w*|restrict\w*|ensure|make sure|ha(ve|s) to|permitted|prohibit\w*|avoid)\b"
 )
+#: Abstain when the two best eligible templates score closer than this (tuned on dev only).
+MARGIN = 0.05
+#: Numbers (not digits inside a word such as "sha256" or "ec2") and camelCase field names: each must
+#: fall inside a slot's span or be a word the template's cues name (e.g. "5xx").
+_NUMBER = re.compile(r"(?<![A-Za-z0-9])\d+(?:[.,]\d+)*")
+_WORD = re.compile(r"[\w./-]+")
+_FIELD = re.compile(r"\b[a-z]+[A-Z][A-Za-z0-9]*\b")
 DEFAULT = "default"
 _LOG = logging.getLogger(__name__)
 
@@ -174,28 +186,66 @@ class Parser:
         """The frame of one request; raises :class:`~tollgate.errors.InputError` for empty or too long text."""
         text = sl.check_request(request)
         ranked = self.rank(text)
-        top, score = ranked[0]
         ranking = tuple((t.id, round(s, 4)) for t, s in ranked[:3])
-        confidence = float(min(1.0, max(0.0, score)))
+        lower = Text(text).lower
+        eligible = [(t, s) for t, s in ranked if not t.missing_concepts(lower)]
+        top, score = ranked[0]
         if score < self.threshold:
-            return Frame(
-                template=None,
-                slots={},
-                confidence=confidence,
-                question=("This request does not match any guardrail template "
-                          f"(closest: {top.id}, score {score:.2f}). Rephrase it as one of the library's "
-                          "guardrails, or write the Rego by hand."),
-                ranking=ranking,
-            )
-        values, spans, questions = fill_slots(top, text)
+            return self._abstain(score, ranking, f"it is not close to any guardrail template (closest: {top.id}, "
+                                                 f"score {score:.2f})")
+        if not eligible or eligible[0][1] < self.threshold:
+            issue = "contradicts what" if any(m.startswith("not ") for m in top.missing_concepts(lower)) else \
+                "does not name what"
+            return self._abstain(score, ranking, f"it {issue} the closest template ({top.id}) is about")
+        top, score = eligible[0]
+        if len(eligible) > 1 and score - eligible[1][1] < MARGIN:
+            return self._abstain(score, ranking, f"it could be {top.id} or {eligible[1][0].id}")
+        fill = _fill(top, text)
+        values, spans, questions = fill.values, fill.spans, fill.questions
+        stray = unconsumed(text, fill.seen, top)
+        if stray:
+            return self._abstain(score, ranking, f"{top.id} has no slot for {', '.join(repr(x) for x in stray)}")
         return Frame(
             template=top.id,
             slots=values,
-            confidence=confidence,
+            confidence=float(min(1.0, max(0.0, score))),
             question=" ".join(questions) if questions else None,
             spans=spans,
             ranking=ranking,
         )
+
+    def _abstain(self, score: float, ranking: tuple[tuple[str, float], ...], why: str) -> Frame:
+        capped = min(score, self.threshold - 1e-4)
+        return Frame(
+            template=None,
+            slots={},
+            confidence=float(min(1.0, max(0.0, capped))),
+            question=(f"This request does not match a guardrail template: {why}. Rephrase it as one of the "
+                      "library's guardrails, or write the Rego by hand."),
+            ranking=ranking,
+        )
+
+
+def unconsumed(text: str, covered: Sequence[tuple[int, int]], template: Template) -> list[str]:
+    """Numbers and camelCase field names of ``text`` outside every ``covered`` span (what slot parsers saw).
+
+    A word the template itself is about (it matches one of its cues, e.g. ``runAsNonRoot``, ``5xx``) counts
+    as consumed. Anything left means the request constrains something the template cannot express.
+    """
+
+    def inside(start: int, end: int) -> bool:
+        return any(a <= start and end <= b for a, b in covered)
+
+    def known(word: str) -> bool:
+        return any(p.search(word.lower()) for p in (*template.requires, *template.boost))
+
+    out = []
+    for m in _NUMBER.finditer(text):
+        word = _WORD.match(text, m.start())
+        if not inside(m.start(), m.end()) and not known(word.group() if word else m.group()):
+            out.append(m.group())
+    out += [m.group() for m in _FIELD.finditer(text) if not known(m.group()) and not inside(m.start(), m.end())]
+    return out
 
 
 _LOCK = threading.Lock()
@@ -223,6 +273,8 @@ class _Fill:
     values: dict[str, Any] = field(default_factory=dict)
     spans: dict[str, Any] = field(default_factory=dict)
     questions: list[str] = field(default_factory=list)
+    #: Every span a slot parser recognised, including values left undecided (they become a question).
+    seen: list[tuple[int, int]] = field(default_factory=list)
 
     def set(self, name: str, value: Any, found: Sequence[Found]) -> None:
         self.values[name] = value
@@ -230,6 +282,7 @@ class _Fill:
 
     def one(self, spec: SlotSpec, found: Sequence[Found], what: str) -> None:
         """A single-valued slot: one distinct value, else the default, else a question."""
+        self.seen += [(f.start, f.end) for f in found]
         distinct = list(dict.fromkeys(_freeze(f.value) for f in found if f.value is not None))
         if len(distinct) == 1:
             self.set(spec.name, found[[_freeze(f.value) for f in found].index(distinct[0])].value,
@@ -244,6 +297,7 @@ class _Fill:
 
     def many(self, spec: SlotSpec, found: Sequence[Found], what: str) -> None:
         """A list slot: the distinct values in order, else the default, else a question."""
+        self.seen += [(f.start, f.end) for f in found]
         values: list[Any] = []
         for f in found:
             for v in f.value if isinstance(f.value, list) else [f.value]:
@@ -286,7 +340,14 @@ def _counts(t: Text, slot_type: str) -> list[Found]:
         found += [t.found(int(m.group(1)), m.start(1), m.end(1)) for m in by.finditer(t.lower)]
     if found:
         return found
-    return [t.found(int(m.group(1)), m.start(1), m.end(1)) for m in _INT.finditer(t.lower)]
+    # A bare number counts only if no other noun follows it ("3 init containers" counts containers).
+    return [t.found(int(m.group(1)), m.start(1), m.end(1)) for m in _INT.finditer(t.lower)
+            if _BARE_END.match(t.lower, m.end())]
+
+
+_BARE_END = re.compile(r"\s*(?:$|[^\sa-z]|(?:per|a|an|in|on|for|of|at|to|by|each|every|and|or|than|the|across|"
+                       r"total|max|maximum|min|minimum|when|if|unless|except|is|are|be|being|must|should|shall|may|might|can|"
+                       r"could|will|would|cannot|can't|won't|isn't|aren't|allowed|permitted|ok|okay)\b)")
 
 
 _WINDOW_CUE = re.compile(r"(?:\bfor|\bduring|\bwithin|\bin|\blasting|\bsustained|\bheld|\bwindow of|"
@@ -303,6 +364,7 @@ def _latency(fill: _Fill, template: Template) -> None:
         after = t.lower[m.end() : m.end() + 12]
         (windows if _WINDOW_CUE.search(before) or re.match(r"\s*(window|period|interval)", after) else others).append(f)
     ms = sl.milliseconds(t)
+    fill.seen += [(f.start, f.end) for f in (*windows, *others, *ms)]
     if ms:
         windows, others = windows + others, []
     thresholds = ms + [Found(_seconds_to_ms(f.value), f.start, f.end) for f in others]
@@ -321,6 +383,7 @@ def _freeze_window(fill: _Fill, template: Template) -> None:
     fill.many(template.slot("days"), days, "days")
     found_dates = sl.dates(t)
     found_times = sl.times(t)
+    fill.seen += [(f.start, f.end) for f in (*days, *found_dates, *found_times)]
     start_spec, end_spec = template.slot("start"), template.slot("end")
     if found_dates:
         if any(d.value is None for d in found_dates):
@@ -359,6 +422,7 @@ def _freeze_window(fill: _Fill, template: Template) -> None:
 def _money(fill: _Fill, template: Template) -> None:
     t = fill.text
     found = sl.money(t)
+    fill.seen += [(f.start, f.end) for f in found]
     amounts = list(dict.fromkeys(f.value for f in found))
     if len(amounts) > 1:
         fill.questions.append("The request names several amounts; which one is the budget?")
@@ -368,6 +432,7 @@ def _money(fill: _Fill, template: Template) -> None:
         fill.set("currency", currency, found)
     else:
         bare = sl.bare_amounts(t)
+        fill.seen += [(f.start, f.end) for f in bare]
         if len(bare) == 1:
             fill.set("amount", bare[0].value, bare)
         else:
@@ -398,6 +463,11 @@ _SINGLE: dict[str, Callable[[Text], list[Found]]] = {
 
 def fill_slots(template: Template, request: str) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """Slot values, their spans and the questions for missing or ambiguous slots of ``template``."""
+    fill = _fill(template, request)
+    return fill.values, fill.spans, fill.questions
+
+
+def _fill(template: Template, request: str) -> _Fill:
     fill = _Fill(Text(request))
     t = fill.text
     if template.id == "metrics.latency_threshold":
@@ -424,6 +494,6 @@ def fill_slots(template: Template, request: str) -> tuple[dict[str, Any], dict[s
             fill.many(spec, sl.EXTRACTORS[spec.type](t), _LISTS[spec.type])
         else:  # pragma: no cover - the catalogue is validated by the tests
             raise ValueError(f"{template.id}: no parser for slot type {spec.type}")
-    ordered = {s.name: fill.values[s.name] for s in template.slots if s.name in fill.values}
-    spans = {s.name: fill.spans[s.name] for s in template.slots if s.name in fill.spans}
-    return ordered, spans, fill.questions
+    fill.values = {s.name: fill.values[s.name] for s in template.slots if s.name in fill.values}
+    fill.spans = {s.name: fill.spans[s.name] for s in template.slots if s.name in fill.spans}
+    return fill

@@ -118,7 +118,7 @@ def _clean(value: float) -> int | float:
 # ------------------------------------------------------------------ quantities
 _PERCENT = re.compile(rf"{_NUM}\s*(?:%|percent\b|per\s*cent\b|pct\b)")
 _DURATION = re.compile(
-    rf"(?:{_NUM}|\b(?:an?|one)\b)\s*-?\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d)\b"
+    rf"(?:{_NUM}|\b(half)\s+an?\b|\b(?:an?|one)\b)\s*-?\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d)\b"
 )
 _DURATION_SECONDS = {"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "mins": 60,
                      "minute": 60, "minutes": 60, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600,
@@ -141,11 +141,11 @@ def percents(t: Text) -> list[Found]:
 
 
 def durations(t: Text) -> list[Found]:
-    """``5 minutes``, ``10m``, ``an hour``, ``30s`` -> seconds (milliseconds are not durations)."""
+    """``5 minutes``, ``10m``, ``an hour``, ``half an hour``, ``30s`` -> seconds (milliseconds are not durations)."""
     out = []
     for m in t.finditer(_DURATION):
-        count = _num(m.group(1)) if m.group(1) else 1.0
-        out.append(t.found(_clean(count * _DURATION_SECONDS[m.group(2)]), m.start(), m.end()))
+        count = _num(m.group(1)) if m.group(1) else 0.5 if m.group(2) else 1.0
+        out.append(t.found(_clean(count * _DURATION_SECONDS[m.group(3)]), m.start(), m.end()))
     return out
 
 
