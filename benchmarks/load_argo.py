@@ -91,8 +91,11 @@ def _tree_cpu(pid: int) -> float:
 def _serve(port: int, workers: int) -> None:
     import uvicorn
 
+    from tollgate.cli.serve import HTTP_PROTOCOL  # what `tollgate serve` runs (TCP_NODELAY on every connection)
+
     uvicorn.run("load_argo:bench_app", factory=True, host="127.0.0.1", port=port, workers=workers,
-                app_dir=str(Path(__file__).resolve().parent), log_level="warning", access_log=False)
+                app_dir=str(Path(__file__).resolve().parent), log_level="warning", access_log=False,
+                http=HTTP_PROTOCOL)
 
 
 def _free_port() -> int:
