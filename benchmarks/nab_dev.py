@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tollgate.detect import bench_detect, bench_nab, get_detector
 from tollgate.detect.nab_runner import load_scored
-from tollgate.detect.nab_scorer import PROFILES, category_scores, score_profile
+from tollgate.detect.nab_scorer import PROFILES, category_scores, file_scores, normalise, score_profile
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nab"
 
@@ -45,14 +45,19 @@ def main() -> None:
     print("\nleave one category out (threshold optimised on the other categories, applied to this one)")
     print(f"  {'category':24s} " + " ".join(f"{p:>20s}" for p in PROFILES))
     categories = sorted({k.split("/", 1)[0] for k in results})
+    held_out_raw = dict.fromkeys(PROFILES, 0.0)
     for cat in categories:
         train = {k: v for k, v in results.items() if not k.startswith(cat + "/")}
         test = {k: v for k, v in results.items() if k.startswith(cat + "/")}
         row = []
-        for prof in PROFILES.values():
+        for name_, prof in PROFILES.items():
             threshold = score_profile(train, windows, prof).threshold
             row.append(category_scores(test, windows, prof, threshold)[cat])
+            held_out_raw[name_] += sum(file_scores(test, windows, prof, threshold).values())
         print(f"  {cat:24s} " + " ".join(f"{v:20.2f}" for v in row))
+    n_windows = sum(len(w) for w in windows.values())
+    pooled = [normalise(held_out_raw[n], n_windows, p) for n, p in PROFILES.items()]
+    print(f"  {'pooled (all held out)':24s} " + " ".join(f"{v:20.2f}" for v in pooled))
 
     rates = [bench_detect(100_000, args.detector) for _ in range(3)]
     print(f"\nthroughput: {max(rates):,.0f} points/s (best of 3, 100,000 points, one core)")
