@@ -29,6 +29,7 @@ import numpy as np
 from tollgate.policy.nl import slots as sl
 from tollgate.policy.nl.library import SlotSpec, Template, load_library
 from tollgate.policy.nl.slots import Found, Text
+from tollgate.policy.nl.vectors import ShippedVectors
 
 #: Below this re-ranked score the request is treated as outside the library (tuned on dev only).
 THRESHOLD = 0.42
@@ -117,29 +118,40 @@ def index_key(fingerprint: str, texts: Sequence[str]) -> str:
 class _Index:
     """Template vectors (max over description + utterances), built once per encoder.
 
-    With a ``store`` and an encoder that has a ``fingerprint()``, vectors are taken from the store
-    when it holds them for exactly these texts and this encoder, and saved there after computing.
+    With an encoder that has a ``fingerprint()``, vectors come from the first of ``stores`` (e.g. the
+    vectors shipped in the package, then the user cache) that holds them for exactly these texts and this
+    encoder; otherwise they are computed and saved to every store (read-only stores ignore it).
+    ``source`` says which: ``"shipped"``/``"cache"`` (the store's position name) or ``"computed"``.
     """
 
-    def __init__(self, encoder: Encoder, templates: Sequence[Template], store: VectorStore | None = None) -> None:
+    def __init__(self, encoder: Encoder, templates: Sequence[Template],
+                 stores: Sequence[tuple[str, VectorStore]] = ()) -> None:
         texts, owners = index_texts(templates)
         self.owners = np.asarray(owners)
         self.templates = list(templates)
-        self.from_store = False
+        self.source = "computed"
         fingerprint = getattr(encoder, "fingerprint", None)
-        key = index_key(fingerprint(), texts) if store is not None and callable(fingerprint) else None
-        if store is not None and key is not None:
-            cached = store.load(key)
-            if cached is not None:
+        key = index_key(fingerprint(), texts) if stores and callable(fingerprint) else None
+        if key is not None:
+            for name, store in stores:
+                cached = store.load(key)
+                if cached is None:
+                    continue
                 vectors = np.asarray(cached, dtype=np.float32)
                 if vectors.ndim == 2 and vectors.shape[0] == len(texts):
                     self.vectors = vectors
-                    self.from_store = True
+                    self.source = name
                     return
-                _LOG.warning("template vector cache entry %s has shape %s; recomputing", key[:12], vectors.shape)
+                _LOG.warning("%s template vectors %s have shape %s; recomputing", name, key[:12], vectors.shape)
         self.vectors = np.asarray(encoder.encode(texts), dtype=np.float32)
-        if store is not None and key is not None:
-            store.save(key, self.vectors)
+        if key is not None:
+            for _, store in stores:
+                store.save(key, self.vectors)
+
+    @property
+    def from_store(self) -> bool:
+        """Whether the vectors came from the user cache."""
+        return self.source == "cache"
 
     def scores(self, vector: Any) -> Any:
         sims = self.vectors @ np.asarray(vector, dtype=np.float32)
@@ -152,8 +164,14 @@ class Parser:
     """Parses requests into :class:`Frame` values; reuse one instance (it caches template vectors)."""
 
     def __init__(
-        self, encoder: Encoder | None = None, *, threshold: float = THRESHOLD, store: VectorStore | None = None
+        self,
+        encoder: Encoder | None = None,
+        *,
+        threshold: float = THRESHOLD,
+        store: VectorStore | None = None,
+        shipped: VectorStore | None = None,
     ) -> None:
+        """``shipped`` defaults to the vectors inside the package; they are used only if their key matches."""
         if encoder is None:
             from tollgate.policy.nl.embed import default_encoder
 
@@ -161,7 +179,10 @@ class Parser:
         self.encoder = encoder
         self.threshold = threshold
         self.library = load_library()
-        self._index = _Index(encoder, list(self.library.values()), store)
+        stores: list[tuple[str, VectorStore]] = [("shipped", shipped if shipped is not None else ShippedVectors())]
+        if store is not None:
+            stores.append(("cache", store))
+        self._index = _Index(encoder, list(self.library.values()), stores)
 
     def rank(self, text: str) -> list[tuple[Template, float]]:
         """Every template with its re-ranked score, best first."""
