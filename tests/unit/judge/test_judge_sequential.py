@@ -9,12 +9,15 @@ import pytest
 
 from tollgate.model.canary import Decision
 from tollgate.release.judge.sequential import (
+    TailSpec,
     beta_binomial_interval,
+    beta_binomial_intervals,
     count_path,
     location_path,
     shift_tests,
     t_mixture_critical,
     tail_path,
+    tail_paths,
 )
 
 
@@ -188,3 +191,54 @@ def test_log_test_is_skipped_for_signed_metrics_and_margins_shift_the_null() -> 
     c2 = b2 * 1.05 + rng.normal(0, 1, 300)  # +5 %: fails with no margin, not with 10 % allowed
     assert any(t.fail_at for t in shift_tests(b2, c2, alpha=0.01, direction="increase"))
     assert not any(t.fail_at for t in shift_tests(b2, c2, alpha=0.01, direction="increase", fail_increase=0.10))
+
+
+def _reference_tail_counts(b: np.ndarray, c: np.ndarray, quantile: float, warmup: int = 10) -> tuple[int, int]:
+    """Straightforward running-quantile exceedance counts (pool of all earlier pairs, upper tail)."""
+    pool: list[float] = []
+    k = total = 0
+    for bi, ci in zip(b, c, strict=True):
+        if len(pool) >= 2 * warmup:
+            ordered = sorted(pool)
+            h = ordered[min(len(ordered) - 1, math.ceil(quantile * len(ordered)) - 1)]
+            a_c, a_b = ci >= h, bi >= h
+            if a_c != a_b:
+                total += 1
+                k += int(a_c)
+        pool += [bi, ci]
+    return k, total
+
+
+def test_vectorised_tail_thresholds_match_a_running_quantile_and_batching_changes_nothing() -> None:
+    rng = np.random.default_rng(21)
+    b = rng.lognormal(3, 0.5, 150)
+    c = rng.lognormal(3, 0.5, 150) * np.where(rng.random(150) < 0.1, 3.0, 1.0)
+    for q in (0.95, 0.99):
+        single = tail_path(b, c, quantile=q, upper=True, alpha=0.01)
+        at = single.samples  # the decision, or all pairs
+        k, total = _reference_tail_counts(b[:at], c[:at], q)
+        assert single.effect is not None and total > 0
+        # the reported exceedance ratio is (k + 1/2) / (total - k + 1/2) at that moment
+        assert single.effect.estimate == pytest.approx((k + 0.5) / (total - k + 0.5))
+    specs = [TailSpec(0.95), TailSpec(0.99), TailSpec(0.95, upper=False), TailSpec(0.5, spread=True)]
+    together = tail_paths(b, c, specs, alpha=0.01)
+    for spec, joint in zip(specs, together, strict=True):
+        alone = tail_path(b, c, quantile=spec.quantile, upper=spec.upper, spread=spec.spread, alpha=0.01)
+        assert joint.name == alone.name == spec.name
+        assert (joint.fail_at, joint.canary_exceed, joint.baseline_exceed) == (
+            alone.fail_at, alone.canary_exceed, alone.baseline_exceed)
+        np.testing.assert_allclose(joint.log_e, alone.log_e)
+
+
+def test_interval_batch_matches_single_calls_and_errs_wide() -> None:
+    ks = np.array([0.0, 3.0, 50.0, 40.0, 12.5])
+    ts = np.array([0.0, 40.0, 100.0, 40.0, 30.2])
+    lo, hi = beta_binomial_intervals(ks, ts, 0.05)
+    assert (lo[0], hi[0]) == (0.0, 1.0)
+    for i in range(1, len(ks)):
+        assert (lo[i], hi[i]) == beta_binomial_interval(float(ks[i]), float(ts[i]), 0.05)
+        p_hat = ks[i] / ts[i]
+        assert lo[i] <= p_hat <= hi[i]
+    assert hi[3] == 1.0  # 40 of 40: the interval reaches 1
+    # Symmetric counts give a symmetric interval around 1/2, a little wider than the exact 0.3446..0.6554.
+    assert lo[2] <= 0.3446 and hi[2] >= 0.6554 and lo[2] == pytest.approx(1 - hi[2], abs=1e-9)
