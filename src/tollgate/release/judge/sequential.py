@@ -220,9 +220,10 @@ class ShiftTest:
     """One robust paired test of a location shift (``huber``, ``sign`` or ``log``) and one side.
 
     ``fail_at`` is the first pair count where it rejected "no shift beyond the margin" (None if
-    never); ``evidence`` the largest Bayes factor it reached; ``log_e`` the running log Bayes factor
-    in the failing direction (0 where the estimate leans the other way); ``above``/``below`` the pairs
-    where the canary was above / below the baseline (after the margin) up to its decision.
+    never); ``evidence`` its Bayes factor when it failed (else the largest it reached); ``log_e`` the
+    running log Bayes factor in the failing direction (0 where the estimate leans the other way);
+    ``above``/``below`` the pairs where the canary was above / below the baseline (after the margin) up
+    to its decision.
     """
 
     name: str
@@ -316,7 +317,7 @@ def shift_tests(
             fail_at = int(hits[0]) + 1 if len(hits) else None
             upto = fail_at if fail_at is not None else n_pairs
             dd = sign * scores[:upto]
-            top = float(np.max(log_e))
+            top = float(log_e[fail_at - 1]) if fail_at is not None else float(np.max(log_e))
             out.append(ShiftTest(name, "high" if side == "high" else "low", fail_at,
                                  float(math.exp(min(top, 700.0))), int(np.sum(dd > 0)), int(np.sum(dd < 0)),
                                  log_e))
