@@ -150,3 +150,18 @@ def test_flagger_failed_analysis_then_rollback_gate_commit_mode(setup: Setup) ->
     assert answer["rollback"] is True and judged["decisionId"] in answer["reason"]
     assert answer["proposal"]["status"] == "exists" and answer["proposal"]["commit"] == head
     assert git(setup.repo, "rev-parse", "HEAD") == head  # idempotent: no second revert
+
+
+def test_rollback_on_without_a_repo_is_reported_not_raised(tmp_path: Path) -> None:
+    canaries = tmp_path / "canaries"
+    canaries.mkdir()
+    (canaries / "checkout.yaml").write_text(CONFIG_YAML, encoding="utf-8")
+    settings = Settings(api=ApiSettings(token=TOKEN, canary_dir=canaries), rollback=RollbackSettings(mode="branch"))
+    source = FakeMetricSource()
+    series_answers(source, Scenario(end=END, latency_factor=1.3))
+    ledger = InMemoryLedger()
+    with TestClient(create_app(settings, ledger_factory=lambda: ledger, metric_source=source)) as client:
+        data = client.post("/v1/judge/argo", json=argo_body(commit="abcdef1"), headers=AUTH).json()
+    assert data["verdict"] == "fail"
+    assert data["rollback"]["status"] == "error" and "TOLLGATE_ROLLBACK__REPO" in data["rollback"]["reason"]
+    assert ledger.list(kind="rollback-proposal") == []
