@@ -46,3 +46,18 @@ def test_bench_focus_tiny_run(tmp_path: Path) -> None:
     assert 0.0 <= result["anomalies"]["recall"] <= 1.0
     assert set(result["targets"]) >= {"parquet_ingest_under_15s", "series_scan_under_2s", "append_day_under_1s",
                                       "csv_ingest_faster_than_pandas", "series_scan_10x_pandas"}
+
+
+@pytest.mark.integration
+def test_bench_focus_reuse_keeps_files_and_remakes_stores(tmp_path: Path) -> None:
+    first = bench_focus(20_000, 40, workdir=tmp_path, anomalies=3, pandas=False, reuse=True)
+    stamp = (tmp_path / "focus.csv").stat().st_mtime_ns
+    second = bench_focus(20_000, 40, workdir=tmp_path, anomalies=3, pandas=False, reuse=True)
+    assert first["generate_seconds"] is not None and second["generate_seconds"] is None
+    assert (tmp_path / "focus.csv").stat().st_mtime_ns == stamp
+    # the stores are rebuilt, so the second run ingests every row again instead of skipping a known digest
+    assert second["ingest"]["csv"]["rows"] == second["ingest"]["parquet"]["rows"] == first["rows"]
+    assert second["append_day"]["rows"] == first["append_day"]["rows"] > 0
+    assert second["truth"] == first["truth"] and second["anomalies"]["injected"] == 3
+    third = bench_focus(20_000, 40, workdir=tmp_path, seed=8, anomalies=3, pandas=False, reuse=True)
+    assert third["generate_seconds"] is not None  # another seed: generated again

@@ -154,25 +154,62 @@ def match_anomalies(truth: Sequence[InjectedAnomaly], found: Sequence[Any]) -> d
     }
 
 
-def bench_focus(rows: int, days: int, *, workdir: Path, seed: int = 7, anomalies: int = 8,
-                memory_limit: str = "2GB", pandas: bool = True) -> dict[str, Any]:
-    """Run the whole benchmark in ``workdir`` and return the measurements (see the module doc)."""
-    cfg = SynthConfig(rows=rows, days=days, seed=seed, anomalies=anomalies,
-                      warmup_days=min(35, max(days // 3, 1)))
-    synth = FocusSynth(cfg)
+_MANIFEST = "focus_manifest.json"
+
+
+def _generate(workdir: Path, cfg: SynthConfig, memory_limit: str, reuse: bool) -> dict[str, Any]:
+    """Write the CSV, Parquet and next-day files (or reuse them); their manifest with the injected truth.
+
+    With ``reuse``, files are kept when the manifest beside them names the same rows, days, seed and
+    anomaly count and every file is present; ``generate_seconds`` is then null.
+    """
     csv, parquet, extra_day = workdir / "focus.csv", workdir / "focus.parquet", workdir / "focus_next_day.csv"
+    params = {"rows_requested": cfg.rows, "days": cfg.days, "seed": cfg.seed, "anomalies": cfg.anomalies}
+    manifest_path = workdir / _MANIFEST
+    if reuse and manifest_path.is_file() and all(p.is_file() for p in (csv, parquet, extra_day)):
+        manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if manifest.get("params") == params:
+            return manifest | {"generate_seconds": None}
+    manifest_path.unlink(missing_ok=True)
+    synth = FocusSynth(cfg)
     t = time.perf_counter()
     n_rows = write_focus_files(synth.chunks(), csv=csv, parquet=parquet, memory_limit=memory_limit)
     generate_s = time.perf_counter() - t
-    truth = synth.truth()
-    write_focus_files(synth.chunks(first_day=days, days=1), csv=extra_day)
+    truth = [a.to_dict() for a in synth.truth()]
+    write_focus_files(synth.chunks(first_day=cfg.days, days=1), csv=extra_day)
+    manifest = {"params": params, "rows": n_rows, "resources": synth.resources, "truth": truth}
+    manifest_path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return manifest | {"generate_seconds": round(generate_s, 2)}
+
+
+def _truth(records: Sequence[dict[str, Any]]) -> list[InjectedAnomaly]:
+    return [InjectedAnomaly(r["kind"], datetime.fromisoformat(r["start"]), datetime.fromisoformat(r["end"]),
+                            dict(r["scope"]), r["dimension"], r["value"], float(r["factor"]), float(r["impact"]))
+            for r in records]
+
+
+def bench_focus(rows: int, days: int, *, workdir: Path, seed: int = 7, anomalies: int = 8,
+                memory_limit: str = "2GB", pandas: bool = True, reuse: bool = False) -> dict[str, Any]:
+    """Run the whole benchmark in ``workdir`` and return the measurements (see the module doc).
+
+    ``reuse`` keeps generated files of an earlier run with the same parameters; the stores are always
+    made afresh.
+    """
+    cfg = SynthConfig(rows=rows, days=days, seed=seed, anomalies=anomalies,
+                      warmup_days=min(35, max(days // 3, 1)))
+    csv, parquet, extra_day = workdir / "focus.csv", workdir / "focus.parquet", workdir / "focus_next_day.csv"
+    generated = _generate(workdir, cfg, memory_limit, reuse)
+    truth = _truth(generated["truth"])
 
     result: dict[str, Any] = {
-        "rows": n_rows, "days": days, "resources": synth.resources, "seed": seed,
+        "rows": generated["rows"], "days": days, "resources": generated["resources"], "seed": seed,
         "files_mb": {"csv": round(csv.stat().st_size / 2**20, 1), "parquet": round(parquet.stat().st_size / 2**20, 1)},
-        "generate_seconds": round(generate_s, 2),
+        "generate_seconds": generated["generate_seconds"],
     }
     store_csv, store_pq = workdir / "store_csv.duckdb", workdir / "store_parquet.duckdb"
+    for store_file in (store_csv, store_pq):
+        store_file.unlink(missing_ok=True)
+        store_file.with_name(store_file.name + ".wal").unlink(missing_ok=True)
     ingest_csv = _run_measured([_DUCKDB_CHILD, str(store_csv), str(csv), memory_limit])
     ingest_pq = _run_measured([_DUCKDB_CHILD, str(store_pq), str(parquet), memory_limit])
     result["ingest"] = {"csv": ingest_csv, "parquet": ingest_pq}
@@ -227,12 +264,14 @@ def bench_focus_command(
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 7,
     memory_limit: Annotated[str, typer.Option(help="DuckDB memory limit.")] = "2GB",
     no_pandas: Annotated[bool, typer.Option("--no-pandas", help="Skip the pandas baseline.")] = False,
+    reuse: Annotated[bool, typer.Option("--reuse", help="Keep files generated in --workdir with the same "
+                                                         "rows/days/seed.")] = False,
 ) -> None:
     """FOCUS scale benchmark: DuckDB store vs pandas on generated data (see docs/benchmarks.md)."""
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
         result = bench_focus(rows, days, workdir=workdir, seed=seed, memory_limit=memory_limit,
-                             pandas=not no_pandas)
+                             pandas=not no_pandas, reuse=reuse)
     else:
         with tempfile.TemporaryDirectory(prefix="tollgate-bench-focus-") as tmp:
             result = bench_focus(rows, days, workdir=Path(tmp), seed=seed, memory_limit=memory_limit,
@@ -240,8 +279,9 @@ def bench_focus_command(
     if fmt == "json":
         emit(json.dumps(result, indent=2, default=str) + "\n")
         return
+    made = "reused" if result["generate_seconds"] is None else f"generated in {result['generate_seconds']} s"
     lines = [f"{result['rows']:,} rows, {result['days']} days, CSV {result['files_mb']['csv']} MB, "
-             f"Parquet {result['files_mb']['parquet']} MB (generated in {result['generate_seconds']} s)"]
+             f"Parquet {result['files_mb']['parquet']} MB ({made})"]
     for key, value in result["ingest"].items():
         lines.append(f"ingest {key}: {value}")
     if "pandas" in result:

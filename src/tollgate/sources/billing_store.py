@@ -154,6 +154,11 @@ _NULL_TOKENS = ["NULL", "null", "Null", ""]
 _US_DATE_FORMATS = ["%m/%d/%y %H:%M:%S", "%m/%d/%Y %H:%M:%S", "%m/%d/%y %H:%M", "%m/%d/%Y %H:%M",
                     "%m/%d/%y", "%m/%d/%Y"]
 _TOLERANCE = "(1e-6 + 1e-4 * abs({a}))"
+_FOCUS_TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class _TypedReadFailed(Exception):
+    """The typed CSV fast path met a value it cannot read; the file is read again as text."""
 
 
 def q(name: str) -> str:
@@ -187,14 +192,23 @@ def _file_format(path: Path) -> str:
     return "csv"
 
 
-def _source_sql(path: Path, fmt: str) -> str:
+def _source_sql(path: Path, fmt: str, types: Mapping[str, str] | None = None) -> str:
+    """DuckDB reader of a file: Parquet as is; CSV all text, or with ``types`` (source column -> type) typed.
+
+    The typed CSV reader accepts only FOCUS-form timestamps and plain numbers; a file with any other value
+    in those columns fails to read and goes through the all-text, quirk-tolerant reader instead.
+    """
     p = _lit(str(path))
     if fmt == "parquet":
         return f"read_parquet({p})"
     nulls = ", ".join(_lit(t) for t in _NULL_TOKENS)
     compression = "gzip" if fmt == "csv.gz" else "none"
-    return (f"read_csv({p}, all_varchar = true, header = true, nullstr = [{nulls}], "
-            f"compression = {_lit(compression)})")
+    common = f"header = true, nullstr = [{nulls}], compression = {_lit(compression)}"
+    if not types:
+        return f"read_csv({p}, all_varchar = true, {common})"
+    typed = ", ".join(f"{_lit(name)}: {_lit(kind)}" for name, kind in types.items())
+    return (f"read_csv({p}, {common}, all_varchar = true, types = {{{typed}}}, "
+            f"timestampformat = {_lit(_FOCUS_TS_FORMAT)})")
 
 
 class BillingSource(Protocol):
@@ -248,6 +262,8 @@ class BillingStore:
         self._con.execute("SET TimeZone = 'UTC'")
         self._con.execute("SET enable_progress_bar = false")
         self._con.execute(f"SET memory_limit = {_lit(memory_limit)}")
+        # Inserts need not keep file order (every read orders or aggregates): lets DuckDB write in parallel.
+        self._con.execute("SET preserve_insertion_order = false")
         if threads:
             self._con.execute(f"SET threads = {int(threads)}")
         if not read_only:
@@ -408,9 +424,26 @@ class BillingStore:
         return value, flag
 
     def _ingest_file(self, path: Path, fmt: str, digest: str) -> tuple[int, int, int, int, list[str]]:
+        """Ingest one file: CSV first through the typed fast path, then (if that fails) as text."""
         source = _source_sql(path, fmt)
         warnings: list[str] = []
         plan = self._plan(path, self._describe(path, source), warnings)
+        if fmt != "parquet":
+            typed = {c.source: c.target_type for c in plan if c.target_type in (_NUM, _TS)}
+            if typed:
+                fast = [_Column(c.source, typed.get(c.source, c.source_type), c.target, c.target_type)
+                        for c in plan]
+                try:
+                    return self._insert_file(path, fmt, digest, _source_sql(path, fmt, typed), fast, warnings)
+                except _TypedReadFailed as exc:
+                    log.debug("%s: typed CSV read failed (%s); reading it as text", path, exc)
+        return self._insert_file(path, fmt, digest, source, plan, warnings)
+
+    def _insert_file(self, path: Path, fmt: str, digest: str, source: str, plan: list[_Column],
+                     plan_warnings: list[str]) -> tuple[int, int, int, int, list[str]]:
+        """One transaction: insert the converted rows, drop known rows, validate, record the file."""
+        warnings = list(plan_warnings)
+        typed_csv = fmt != "parquet" and "types =" in source
         con = self._con
         con.execute("BEGIN TRANSACTION")
         try:
@@ -437,6 +470,8 @@ class BillingStore:
             try:
                 con.execute(insert)
             except duckdb.Error as exc:
+                if typed_csv:
+                    raise _TypedReadFailed(str(exc)) from exc
                 raise ParseError(str(path), f"cannot read FOCUS data: {exc}") from exc
             read, lo, hi = self._file_span(file_id)
             dupes = self._drop_duplicates(file_id, lo, hi)
