@@ -295,6 +295,21 @@ def bench_detect_command(
     emit(f"{detector}: {bench_detect(points, detector):,.0f} points/s\n")
 
 
+@bench_app.command("forecast")
+def bench_forecast_command(
+    seed: Annotated[int, typer.Option(help="Seed of the generated cost series.")] = 7,
+    per_kind: Annotated[int, typer.Option(help="Series per kind (plain, steps, spikes).")] = 40,
+    horizon: Annotated[int, typer.Option(help="Forecast horizon in days.")] = 30,
+) -> None:
+    """Forecast backtest on generated daily cost series: MASE, interval coverage, error of the total (JSON)."""
+    from dataclasses import asdict
+
+    from tollgate.detect.forecast import backtest_suite
+
+    suite = backtest_suite(seed=seed, per_kind=per_kind, horizon=horizon)
+    emit(json.dumps({kind: asdict(result) for kind, result in suite.items()}, indent=2) + "\n")
+
+
 class JudgeMode(StrEnum):
     SEQUENTIAL = "sequential"
     MANNWHITNEY = "mannwhitney"
