@@ -47,6 +47,12 @@ class ArgoJudgeRequest(_Body):
     def _duration(cls, value: object, info: Any) -> float:
         return parse_duration(value, field=str(info.field_name))
 
+    @field_validator("commit", mode="before")
+    @classmethod
+    def _blank_commit(cls, value: object) -> object:
+        # An AnalysisTemplate arg whose annotation is unset arrives as "": no commit, not a bad body.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("config")
     @classmethod
     def _config_name(cls, value: str | None) -> str | None:

@@ -23,7 +23,8 @@ def test_argo_template_body_validates_and_conditions_read_the_verdict() -> None:
     web = metric["provider"]["web"]
     assert web["url"].endswith("/v1/judge/argo") and web["method"] == "POST"
     # substitute Argo's {{args.*}} placeholders, then the body must pass our validation
-    body = yaml.safe_load(re.sub(r"\{\{args\.[a-z-]+\}\}", "x", yaml.safe_dump(web["jsonBody"])))
+    text = re.sub(r"\{\{args\.commit\}\}", "3f2a9c1", yaml.safe_dump(web["jsonBody"]))
+    body = yaml.safe_load(re.sub(r"\{\{args\.[a-z-]+\}\}", "x", text))
     parsed = ArgoJudgeRequest.model_validate(body)
     assert parsed.lookback == 600.0 and parsed.config == "checkout"
     assert (EXAMPLES / f"{parsed.config}-canary-config.yaml").exists()
@@ -45,3 +46,21 @@ def test_flagger_example_uses_known_gates_and_valid_metadata() -> None:
     rollout = next(h for h in hooks if h["type"] == "rollout")
     options = FlaggerJudgeOptions.model_validate(rollout["metadata"])
     assert (options.config, options.lookback, options.step) == ("checkout", 300.0, 15.0)
+
+
+def test_argo_example_passes_the_commit_and_a_blank_commit_means_none() -> None:
+    from tollgate.api.schemas import ArgoJudgeRequest
+
+    docs = list(yaml.safe_load_all((EXAMPLES / "argo-analysistemplate.yaml").read_text()))
+    template = next(d for d in docs if d["kind"] == "AnalysisTemplate")
+    body = template["spec"]["metrics"][0]["provider"]["web"]["jsonBody"]
+    assert body["commit"] == "{{args.commit}}"
+    base = {"config": "checkout", "baselineSelector": 'a="1"', "canarySelector": 'a="2"'}
+    # Argo substitutes an unset annotation as an empty string: that is "no commit", not a 400.
+    assert ArgoJudgeRequest.model_validate({**base, "commit": ""}).commit is None
+    assert ArgoJudgeRequest.model_validate({**base, "commit": "3f2a9c1"}).commit == "3f2a9c1"
+    import pydantic
+    import pytest
+
+    with pytest.raises(pydantic.ValidationError):
+        ArgoJudgeRequest.model_validate({**base, "commit": "not-a-sha"})
