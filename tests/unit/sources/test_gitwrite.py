@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
+from tests.integration.gitutil import IDENTITY, git
+from tests.integration.gitutil import commit_files as commit
 
 from tollgate.errors import ProposalRefusedError, RefError, RevertConflictError
 from tollgate.model.proposals import FileChange
 from tollgate.sources.gitwrite import DEFAULT_IDENTITY, GitWriter
 
-ENV = {"GIT_AUTHOR_NAME": "dev", "GIT_AUTHOR_EMAIL": "dev@example.com", "GIT_COMMITTER_NAME": "dev",
-       "GIT_COMMITTER_EMAIL": "dev@example.com"}
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {"PATH": os.environ["PATH"], "HOME": str(repo), **ENV}
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
-                          env=env).stdout.strip()
-
-
-def commit(repo: Path, files: dict[str, str], message: str) -> str:
-    for rel, text in files.items():
-        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
-        (repo / rel).write_text(text)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", message)
-    return git(repo, "rev-parse", "HEAD")
+ENV = IDENTITY
 
 
 @pytest.fixture
