@@ -25,12 +25,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import psutil  # type: ignore[import-untyped]
 import typer
 
 from tollgate.cli.output import emit
 from tollgate.cost.focus_synth import FocusSynth, InjectedAnomaly, SynthConfig
+from tollgate.detect.cost_anomaly import scan
 from tollgate.model.series import CostCube
 from tollgate.sources.billing_store import BillingStore, write_focus_files
 
@@ -97,25 +97,7 @@ def _run_measured(args: Sequence[str]) -> dict[str, Any]:
 
 def _scan(cube: CostCube) -> tuple[list[Any], str]:
     """Anomalies of a daily cube and the name of the scanner used."""
-    try:
-        from tollgate.detect.cost_anomaly import scan
-    except ImportError:  # pragma: no cover - only before the detector lands
-        return _placeholder_scan(cube), "placeholder"
     return list(scan(cube)), "tollgate.detect.cost_anomaly.scan"
-
-
-def _placeholder_scan(cube: CostCube) -> list[Any]:
-    """Stand-in: days whose total is 4 robust deviations above the same weekday's recent median."""
-    dates, values = cube.total_series()
-    found = []
-    for i in range(28, len(values)):
-        ref = values[i - 28:i:7]
-        med = float(np.median(ref))
-        mad = float(np.median(np.abs(values[i - 28:i] - np.median(values[i - 28:i])))) * 1.4826 or 1.0
-        if values[i] - med > 4 * mad:
-            day = dates[i].astype("datetime64[s]").item()
-            found.append(type("A", (), {"scope": {}, "start": day, "end": day})())
-    return found
 
 
 def match_anomalies(truth: Sequence[InjectedAnomaly], found: Sequence[Any]) -> dict[str, Any]:
