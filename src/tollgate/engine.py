@@ -16,9 +16,8 @@ from pathlib import Path
 
 from tollgate import __version__
 from tollgate.cost.annotations import check_budgets
+from tollgate.cost.assemble import assemble_pricebook
 from tollgate.cost.estimate import estimate_change_costs
-from tollgate.cost.focus_prices import pricebook_with_focus
-from tollgate.cost.pricebook import default_pricebook, load_pricebook, merge_pricebooks
 from tollgate.errors import ConfigError, InputError
 from tollgate.ledger.base import DecisionLedger
 from tollgate.model.changes import ChangeSet, ResourceChange
@@ -39,9 +38,9 @@ from tollgate.release.risk import RiskHistory, assess
 from tollgate.release.verdict import decide_verdict_per_environment
 from tollgate.render.json_report import review_to_dict
 from tollgate.settings import Settings
-from tollgate.sources.billing import read_focus_price_rows
 from tollgate.sources.desired_state import RenderCache, load_state
 from tollgate.sources.git import GitRepo, GitSource
+from tollgate.sources.pricing_files import read_user_pricing
 from tollgate.sources.repo_config import load_repo_config
 
 log = logging.getLogger(__name__)
@@ -92,23 +91,14 @@ class Engine:
                   config: RepoConfig | None = None) -> PriceBook:
         """Default prices, then the repo's own price book, then the user's, then FOCUS-derived prices."""
         pricing = self.settings.pricing
-        book = default_pricebook()
+        books: list[tuple[str, str]] = []
         repo_book = (config.settings.get("pricebook") if config else None)
         if repo_book and git is not None and commit is not None:
             if not isinstance(repo_book, str):
                 raise ConfigError("tollgate.yaml: settings.pricebook must be a path in the repo")
-            book = _merge_book(book, git.read_file(commit, repo_book).decode("utf-8"), repo_book, pricing.region)
-        if pricing.pricebook is not None:
-            path = pricing.pricebook
-            try:
-                text = path.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ConfigError(f"{path}: cannot read price book ({exc.strerror})") from exc
-            book = _merge_book(book, text, str(path), pricing.region)
-        if pricing.focus_file is not None:
-            rows = read_focus_price_rows(pricing.focus_file)
-            book = pricebook_with_focus(book, rows, preferred_region=pricing.region)
-        return book
+            books.append((repo_book, git.read_file(commit, repo_book).decode("utf-8")))
+        user_books, focus_rows = read_user_pricing(pricing)
+        return assemble_pricebook([*books, *user_books], region=pricing.region, focus_rows=focus_rows)
 
     # -- review -----------------------------------------------------------------------------------------
 
@@ -274,12 +264,6 @@ class Engine:
             app=app,
             tool_version=result.tollgate_version,
         )
-
-
-def _merge_book(book: PriceBook, text: str, name: str, region: str | None) -> PriceBook:
-    """``book`` overridden by the price book in ``text`` (CSV when ``name`` ends in .csv, else YAML)."""
-    fmt = "csv" if name.lower().endswith(".csv") else "yaml"
-    return merge_pricebooks(book, load_pricebook(text, fmt, name, preferred_region=region), preferred_region=region)
 
 
 def attribute_sources(changes: Sequence[ResourceChange], apps: Sequence[AppSpec],

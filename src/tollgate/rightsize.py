@@ -19,10 +19,10 @@ from typing import Any
 
 from tollgate import __version__
 from tollgate.cost.annotations import RULE_OVER_BUDGET
+from tollgate.cost.assemble import assemble_pricebook
 from tollgate.cost.kubernetes import HpaBounds, estimate_workload, find_hpas
-from tollgate.cost.pricebook import default_pricebook, load_pricebook, merge_pricebooks
 from tollgate.cost.rightsize import recommend
-from tollgate.errors import ConfigError, InputError
+from tollgate.errors import InputError
 from tollgate.ledger.base import DecisionLedger
 from tollgate.model.config import AppSource, AppSpec
 from tollgate.model.cost import PriceBook
@@ -39,6 +39,7 @@ from tollgate.sources.desired_state import load_state
 from tollgate.sources.git import GitRepo, GitSource
 from tollgate.sources.gitwrite import GitWriter
 from tollgate.sources.kustomization import PathIndex, kustomization_closure
+from tollgate.sources.pricing_files import read_user_pricing
 from tollgate.sources.renderers import renderer_for
 from tollgate.sources.repo_config import load_repo_config
 from tollgate.sources.usage import UsageSource
@@ -343,23 +344,13 @@ def _record(ledger: DecisionLedger | None, draft: DecisionDraft) -> str | None:
 
 
 def _pricebook(git: GitSource, commit: str, repo_settings: Mapping[str, Any], settings: Settings) -> PriceBook:
-    book = default_pricebook()
-    region = settings.pricing.region
+    """The price book the review spine would use at ``commit`` (defaults, repo book, user book, FOCUS prices)."""
+    books: list[tuple[str, str]] = []
     path = repo_settings.get("pricebook")
     if isinstance(path, str):
-        fmt = "csv" if path.lower().endswith(".csv") else "yaml"
-        text = git.read_file(commit, path).decode("utf-8")
-        book = merge_pricebooks(book, load_pricebook(text, fmt, path, preferred_region=region), preferred_region=region)
-    if settings.pricing.pricebook is not None:
-        p = settings.pricing.pricebook
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{p}: cannot read price book ({exc.strerror})") from exc
-        fmt = "csv" if p.suffix.lower() == ".csv" else "yaml"
-        book = merge_pricebooks(book, load_pricebook(text, fmt, str(p), preferred_region=region),
-                                preferred_region=region)
-    return book
+        books.append((path, git.read_file(commit, path).decode("utf-8")))
+    user_books, focus_rows = read_user_pricing(settings.pricing)
+    return assemble_pricebook([*books, *user_books], region=settings.pricing.region, focus_rows=focus_rows)
 
 
 def run_rightsize(
