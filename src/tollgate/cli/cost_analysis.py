@@ -11,7 +11,7 @@ import json
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -28,8 +28,10 @@ from tollgate.finops import (
     scope_forecast_to_dict,
 )
 from tollgate.model.finops import CostAnomaly
-from tollgate.render.plots import PlotFormat, plot_anomaly, plot_budget
 from tollgate.settings import Settings
+
+if TYPE_CHECKING:  # matplotlib is imported only when a plot is asked for, not at CLI start-up
+    from tollgate.render.plots import PlotFormat
 
 __all__ = [
     "anomalies_to_json",
@@ -118,6 +120,8 @@ def cost_anomalies_command(
                          include_muted=include_muted)
     anomalies = run_anomalies(Settings(), query, store=store, use_ledger=not no_ledger)
     if plot_dir is not None:
+        from tollgate.render.plots import plot_anomaly
+
         kind: PlotFormat = "png" if plot_format == "png" else "svg"
         _write_plots(plot_dir, [(f"anomaly-{a.id}.{kind}", plot_anomaly(a, kind)) for a in anomalies])
     if fmt is CostFormat.JSON:
@@ -165,6 +169,8 @@ def cost_forecast_command(
     statuses, scopes = run_forecast(Settings(), budgets_file=budgets, store=store, level=level)
     rows = [budget_to_dict(s) for s in statuses] + [scope_forecast_to_dict(f) for f in scopes]
     if plot_dir is not None and statuses:
+        from tollgate.render.plots import plot_budget
+
         kind: PlotFormat = "png" if plot_format == "png" else "svg"
         _write_plots(plot_dir, [(f"budget-{_slug(s.budget.name)}.{kind}", plot_budget(s, kind)) for s in statuses])
     if fmt is CostFormat.JSON:
