@@ -16,6 +16,7 @@ The scan is ``tollgate.detect.cost_anomaly.scan`` (daily, levels total / provide
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -192,6 +193,7 @@ def bench_focus(rows: int, days: int, *, workdir: Path, seed: int = 7, anomalies
     for store_file in (store_csv, store_pq):
         store_file.unlink(missing_ok=True)
         store_file.with_name(store_file.name + ".wal").unlink(missing_ok=True)
+        shutil.rmtree(store_file.with_name(store_file.name + ".parts"), ignore_errors=True)  # Parquet parts
     ingest_csv = _run_measured([_DUCKDB_CHILD, str(store_csv), str(csv), memory_limit])
     ingest_pq = _run_measured([_DUCKDB_CHILD, str(store_pq), str(parquet), memory_limit])
     result["ingest"] = {"csv": ingest_csv, "parquet": ingest_pq}

@@ -19,7 +19,16 @@ start, invalid ``Tags`` JSON, several currencies. A file without ``BilledCost``,
 
 Idempotence: a file whose SHA-256 digest was ingested before is skipped; rows of a new file that are
 identical to rows already stored from another file (same row identity: a hash of every column value)
-are dropped, so re-exports that overlap earlier ones do not double-count.
+are dropped, so re-exports that overlap earlier ones do not double-count. Only stored rows in the new
+file's ``ChargePeriodStart`` range are compared.
+
+Storage: rows that need conversion go into the DuckDB table ``focus_base``. A clean Parquet file (FOCUS
+types already, valid JSON, enumerations in spec spelling) whose charge period range holds no stored row
+is kept as is: copied byte for byte to ``<store>.parts/part-<digest>.parquet`` (never read from the
+user's path again); its row identity is computed only when a later file overlaps it. ``focus_rows``
+shows both (a temp view per connection). Each ingested file also adds its daily cost per currency and
+:data:`ROLLUP_DIMS` to the ``focus_daily`` rollup, so daily cubes over those dimensions read the rollup
+rather than the rows.
 
 Series (:meth:`BillingStore.cube`): cost per hour or day bucket (UTC) and any set of dimensions. Mixed
 granularity rule: a row whose charge period fits in one bucket is counted in the bucket of its
@@ -33,6 +42,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
+import shutil
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -60,8 +70,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-TABLE = "focus_rows"
+TABLE = "focus_rows"  # every stored row: the base table, or a temp view of it and the Parquet parts
+BASE = "focus_base"  # rows read through conversions (CSV, quirky Parquet, memory stores)
 FILES = "focus_files"
+ROLLUP = "focus_daily"  # daily cost per file, currency and ROLLUP_DIMS, kept at ingest
+#: Cube dimensions the daily rollup carries; a daily cube over these (and filters on them) never reads rows.
+ROLLUP_DIMS: tuple[str, ...] = DEFAULT_DIMS
 
 _TS, _NUM, _JSON, _STR = "TIMESTAMP", "DOUBLE", "JSON", "VARCHAR"
 
@@ -157,6 +171,12 @@ _TOLERANCE = "(1e-6 + 1e-4 * abs({a}))"
 _FOCUS_TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
+#: DuckDB checkpoints when its write-ahead log passes this: small appends commit without a checkpoint.
+CHECKPOINT_THRESHOLD = "1GB"
+#: An ingest call that added at least this many rows to the base table checkpoints at its end.
+CHECKPOINT_ROWS = 1_000_000
+
+
 class _TypedReadFailed(Exception):
     """The typed CSV fast path met a value it cannot read; the file is read again as text."""
 
@@ -211,6 +231,102 @@ def _source_sql(path: Path, fmt: str, types: Mapping[str, str] | None = None) ->
             f"timestampformat = {_lit(_FOCUS_TS_FORMAT)})")
 
 
+def _part_exprs(plan: Sequence[_Column]) -> list[str] | None:
+    """Store values of a Parquet file's columns without conversion work, or None if one needs it.
+
+    Each expression gives the same value (and type) as :meth:`BillingStore._convert` on a clean file, so the
+    row identity of a part equals the one the table path would store.
+    """
+    exprs: list[str] = []
+    for col in plan:
+        src, kind = q(col.source), col.source_type.upper().strip('"')
+        if kind == "NULL":
+            exprs.append(f"CAST({src} AS {col.target_type})")
+        elif col.target_type in (_NUM, _TS):
+            if kind == "VARCHAR":
+                return None
+            exprs.append(BillingStore._convert(col)[0])
+        elif col.target_type == _JSON:
+            if kind == "JSON":
+                exprs.append(src)
+            elif kind == "VARCHAR":
+                exprs.append(f"CAST({src} AS JSON)")
+            else:
+                return None
+        elif kind == "VARCHAR":
+            exprs.append(src)
+        elif col.target in ENUMS:
+            return None
+        else:
+            exprs.append(f"CAST({src} AS VARCHAR)")
+    return exprs
+
+
+def _part_checks(plan: Sequence[_Column]) -> list[str]:
+    """Aggregates counting rows of a Parquet file that the table path would change (invalid JSON, casing)."""
+    checks: list[str] = []
+    for col in plan:
+        if col.source_type.upper() not in ("VARCHAR", "JSON"):
+            continue
+        src = q(col.source)
+        if col.target_type == _JSON:
+            checks.append(f"count(*) FILTER (WHERE {src} IS NOT NULL AND NOT json_valid({src}))")
+        elif col.target in ENUMS:
+            spellings = ENUMS[col.target]
+            canon = ", ".join(_lit(v) for v in spellings)
+            lower = ", ".join(_lit(v.lower()) for v in spellings)
+            checks.append(f"count(*) FILTER (WHERE {src} NOT IN ({canon}) AND lower({src}) IN ({lower}))")
+    return checks
+
+
+def _part_select(plan: Sequence[_Column], exprs: Sequence[str], file_id: int, source: str) -> str:
+    """A Parquet part as store rows: every FOCUS column (absent ones null), file id, row identity, no flags."""
+    present = {c.target for c in plan}
+    cols = [f"{e} AS {q(c.target)}" for c, e in zip(plan, exprs, strict=True)]
+    cols += [f"CAST(NULL AS {t}) AS {q(name)}" for name, t in FOCUS_COLUMNS.items() if name not in present]
+    return (f"SELECT {', '.join(cols)}, CAST({file_id} AS INTEGER) AS _tg_file, "  # noqa: S608
+            f"hash({', '.join(exprs)}) AS _tg_key, CAST(0 AS UTINYINT) AS _tg_flags FROM {source}")
+
+
+def _rollup_insert(relation: str, where: str) -> str:
+    """INSERT of the daily rollup rows of ``relation`` rows matching ``where`` (see :meth:`BillingStore.cube`).
+
+    Same bucketing as the cube: a row within one day counts on the day of its start, a longer one is spread
+    over the days it covers. ``n`` counts rows once (on their first day; null-start rows have a null day);
+    ``zb`` is, for a row that ends at or before its start, the last day before its end, so a cube starting
+    at a midnight leaves it out exactly as the row query does.
+    """
+    day = "INTERVAL 1 DAY"
+    dims = ", ".join(f"{DIMENSIONS[d]} AS k{i}" for i, d in enumerate(ROLLUP_DIMS))
+    names = ", ".join(f"k{i}" for i in range(len(ROLLUP_DIMS)))
+    metrics = [q(m) for m in COST_COLUMNS]
+    plain = ", ".join(metrics)
+    shared = ", ".join(f"{m} * epoch(least(e, b + {day}) - greatest(s, b)) / epoch(e - s) AS {m}" for m in metrics)
+    sums = ", ".join(f"sum({m})" for m in metrics)
+    loaded = ", ".join(f"{q(c)} AS {q(m)}" for m, c in COST_COLUMNS.items())
+    return f"""
+        INSERT INTO {ROLLUP}
+        WITH base AS NOT MATERIALIZED (
+            SELECT _tg_file AS f, ChargePeriodStart AS s,
+                   greatest(coalesce(ChargePeriodEnd, ChargePeriodStart), ChargePeriodStart) AS e,
+                   date_trunc('day', ChargePeriodStart) AS b0,
+                   CASE WHEN coalesce(ChargePeriodEnd, ChargePeriodStart) <= ChargePeriodStart
+                        THEN date_trunc('day', coalesce(ChargePeriodEnd, ChargePeriodStart) - INTERVAL 1 MICROSECOND)
+                   END AS zb,
+                   BillingCurrency AS cur, {dims}, {loaded}
+            FROM {relation} WHERE {where}
+        ),
+        spread AS (
+            SELECT f, b0 AS b, zb, cur, {names}, {plain}, 1 AS n FROM base WHERE s IS NULL OR e <= b0 + {day}
+            UNION ALL
+            SELECT f, b, zb, cur, {names}, {shared}, CASE WHEN b = b0 THEN 1 ELSE 0 END AS n
+            FROM (SELECT *, unnest(generate_series(b0, e - INTERVAL 1 MICROSECOND, {day})) AS b
+                  FROM base WHERE e > b0 + {day})
+        )
+        SELECT f, b, zb, cur, {names}, {sums}, sum(n) FROM spread GROUP BY f, b, zb, cur, {names}
+    """  # noqa: S608 - only our own identifiers and expressions are interpolated
+
+
 class BillingSource(Protocol):
     """What analyzers' callers need from a billing store."""
 
@@ -259,6 +375,10 @@ class BillingStore:
         except duckdb.Error as exc:
             raise InputError(f"{target}: not a DuckDB billing store: {exc}") from exc
         self.path = target
+        #: Where clean Parquet files are kept (``<store>.parts``); None for a memory store.
+        self.parts_dir: Path | None = None if target == ":memory:" else Path(target + ".parts")
+        self._base = BASE
+        self._has_rollup = True
         self._con.execute("SET TimeZone = 'UTC'")
         self._con.execute("SET enable_progress_bar = false")
         self._con.execute(f"SET memory_limit = {_lit(memory_limit)}")
@@ -266,8 +386,15 @@ class BillingStore:
         self._con.execute("SET preserve_insertion_order = false")
         if threads:
             self._con.execute(f"SET threads = {int(threads)}")
+        # Small appends stay in the write-ahead log (no checkpoint at commit); large ingests checkpoint.
+        self._con.execute(f"SET checkpoint_threshold = {_lit(CHECKPOINT_THRESHOLD)}")
         if not read_only:
             self._create()
+        else:
+            if not self._has_table(BASE) and self._has_table(TABLE):  # written before parts and the rollup
+                self._base = TABLE
+            self._has_rollup = self._has_table(ROLLUP)
+        self._refresh_view()
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -286,22 +413,61 @@ class BillingStore:
         """The underlying DuckDB connection (for ad-hoc SQL over ``focus_rows``)."""
         return self._con
 
+    def _has_table(self, name: str) -> bool:
+        row = self._con.execute("SELECT count(*) FROM duckdb_tables() WHERE NOT temporary AND table_name = ?",
+                                [name]).fetchone()
+        return bool(row and row[0])
+
     def _create(self) -> None:
+        con = self._con
+        if self._has_table(TABLE) and not self._has_table(BASE):  # a store written before parts existed
+            con.execute(f"ALTER TABLE {TABLE} RENAME TO {BASE}")
         cols = ", ".join(f"{q(c)} {t}" for c, t in FOCUS_COLUMNS.items())
-        self._con.execute(
-            f"CREATE TABLE IF NOT EXISTS {TABLE} ({cols}, _tg_file INTEGER NOT NULL, _tg_key UBIGINT NOT NULL, "
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {BASE} ({cols}, _tg_file INTEGER NOT NULL, _tg_key UBIGINT NOT NULL, "
             "_tg_flags UTINYINT NOT NULL)"
         )
-        self._con.execute(
+        con.execute(
             f"CREATE TABLE IF NOT EXISTS {FILES} (id INTEGER PRIMARY KEY, digest VARCHAR UNIQUE NOT NULL, "
             "path VARCHAR NOT NULL, format VARCHAR NOT NULL, rows_read BIGINT NOT NULL, "
             "rows_inserted BIGINT NOT NULL, ingested_at TIMESTAMP NOT NULL, warnings VARCHAR[])"
         )
+        con.execute(f"ALTER TABLE {FILES} ADD COLUMN IF NOT EXISTS part VARCHAR")
+        if not self._has_table(ROLLUP):  # new store, or one written before the rollup: built from its rows
+            dims = ", ".join(f"k{i} VARCHAR" for i in range(len(ROLLUP_DIMS)))
+            con.execute("BEGIN TRANSACTION")
+            con.execute(f"CREATE TABLE {ROLLUP} (f INTEGER NOT NULL, b TIMESTAMP, zb TIMESTAMP, cur VARCHAR, "
+                        f"{dims}, effective DOUBLE, billed DOUBLE, list DOUBLE, contracted DOUBLE, n BIGINT)")
+            con.execute(_rollup_insert(BASE, "true"))
+            con.execute("COMMIT")
 
-    def _store_columns(self) -> dict[str, str]:
-        rows = self._con.execute(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [TABLE]
-        ).fetchall()
+    def _parts(self) -> list[tuple[int, Path]]:
+        """(file id, path) of every Parquet part, in ingest order."""
+        if self.parts_dir is None or self._base != BASE:
+            return []
+        rows = self._con.execute(f"SELECT id, part FROM {FILES} WHERE part IS NOT NULL ORDER BY id").fetchall()  # noqa: S608
+        return [(int(r[0]), self.parts_dir / str(r[1])) for r in rows]
+
+    def _part_relation(self, path: Path, file_id: int) -> str:
+        """SELECT of a clean Parquet file as store rows (every FOCUS column, file id, lazy row identity)."""
+        source = _source_sql(path, "parquet")
+        plan = self._plan(path, self._describe(path, source), [])
+        exprs = _part_exprs(plan)
+        if exprs is None:
+            raise InputError(f"{path}: stored Parquet part no longer has FOCUS types")
+        return _part_select(plan, exprs, file_id, source)
+
+    def _refresh_view(self) -> None:
+        """(Re)define the temp view ``focus_rows``: the base table and every Parquet part, by column name."""
+        if self._base == TABLE:
+            return
+        sql = f"SELECT * FROM main.{BASE}"  # noqa: S608
+        for file_id, part in self._parts():
+            sql += f" UNION ALL BY NAME {self._part_relation(part, file_id)}"
+        self._con.execute(f"CREATE OR REPLACE TEMP VIEW {TABLE} AS {sql}")
+
+    def _store_columns(self, relation: str = TABLE) -> dict[str, str]:
+        rows = self._con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()  # noqa: S608
         return {str(r[0]): str(r[1]) for r in rows}
 
     # -- ingest ---------------------------------------------------------------------------------------------
@@ -315,6 +481,7 @@ class BillingStore:
         files: list[FileIngest] = []
         warnings: list[str] = []
         new_ids: list[int] = []
+        table_rows = 0
         for raw in paths:
             path = Path(raw)
             if not path.is_file():
@@ -329,11 +496,14 @@ class BillingStore:
                 files.append(FileIngest(str(path), digest, fmt, int(seen[1]), 0, already_ingested=True,
                                         seconds=time.perf_counter() - started))
                 continue
-            file_id, read, inserted, dupes, file_warnings = self._ingest_file(path, fmt, digest)
+            file_id, read, inserted, dupes, file_warnings, in_table = self._ingest_file(path, fmt, digest)
+            table_rows += inserted if in_table else 0
             new_ids.append(file_id)
             warnings.extend(file_warnings)
             files.append(FileIngest(str(path), digest, fmt, read, inserted, dupes,
                                     seconds=time.perf_counter() - started))
+        if table_rows >= CHECKPOINT_ROWS:
+            self._con.execute("CHECKPOINT")
         return self._summarise(f"_tg_file IN ({', '.join(str(i) for i in new_ids)})" if new_ids else "false",
                                warnings, tuple(files))
 
@@ -423,36 +593,99 @@ class BillingStore:
                 f"THEN {_F_CASE} ELSE 0 END")
         return value, flag
 
-    def _ingest_file(self, path: Path, fmt: str, digest: str) -> tuple[int, int, int, int, list[str]]:
-        """Ingest one file: CSV first through the typed fast path, then (if that fails) as text."""
+    def _ingest_file(self, path: Path, fmt: str, digest: str) -> tuple[int, int, int, int, list[str], bool]:
+        """Ingest one file: a clean Parquet file as a part; CSV through the typed fast path, then as text.
+
+        Returns (file id, rows read, rows inserted, duplicates, warnings, whether rows went to the base table).
+        """
         source = _source_sql(path, fmt)
         warnings: list[str] = []
         plan = self._plan(path, self._describe(path, source), warnings)
+        if fmt == "parquet" and self.parts_dir is not None and self._base == BASE:
+            done = self._try_part(path, digest, source, plan, warnings)
+            if done is not None:
+                return (*done, False)
         if fmt != "parquet":
             typed = {c.source: c.target_type for c in plan if c.target_type in (_NUM, _TS)}
             if typed:
                 fast = [_Column(c.source, typed.get(c.source, c.source_type), c.target, c.target_type)
                         for c in plan]
                 try:
-                    return self._insert_file(path, fmt, digest, _source_sql(path, fmt, typed), fast, warnings)
+                    return (*self._insert_file(path, fmt, digest, _source_sql(path, fmt, typed), fast, warnings),
+                            True)
                 except _TypedReadFailed as exc:
                     log.debug("%s: typed CSV read failed (%s); reading it as text", path, exc)
-        return self._insert_file(path, fmt, digest, source, plan, warnings)
+        return (*self._insert_file(path, fmt, digest, source, plan, warnings), True)
+
+    def _next_file_id(self) -> int:
+        row = self._con.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {FILES}").fetchone()  # noqa: S608
+        return int(row[0]) if row else 1
+
+    def _try_part(self, path: Path, digest: str, source: str, plan: list[_Column],
+                  plan_warnings: list[str]) -> tuple[int, int, int, int, list[str]] | None:
+        """Keep a clean Parquet file as a part when no stored row shares its charge period range.
+
+        None when the file needs conversions or overlaps stored rows (the caller then inserts it into the
+        base table, where conversions and row-by-row deduplication apply).
+        """
+        exprs = _part_exprs(plan)
+        if exprs is None:
+            return None
+        con = self._con
+        checks = _part_checks(plan)
+        span_sql = ("SELECT count(*), min(ChargePeriodStart), max(ChargePeriodStart), count(ChargePeriodStart)"  # noqa: S608
+                    f"{''.join(', ' + c for c in checks)} FROM ({_part_select(plan, exprs, 0, source)})")
+        try:
+            row = con.execute(span_sql).fetchone()
+        except duckdb.Error as exc:
+            raise ParseError(str(path), f"cannot read FOCUS data: {exc}") from exc
+        assert row is not None
+        read, lo, hi, dated = int(row[0]), row[1], row[2], int(row[3])
+        if any(row[4:]) or dated < read:
+            return None  # quirks to normalise, or null starts (compared row by row in the table path)
+        if self._overlapping(0, lo, hi):
+            return None
+        assert self.parts_dir is not None
+        self.parts_dir.mkdir(parents=True, exist_ok=True)
+        part = self.parts_dir / f"part-{digest}.parquet"
+        scratch = self.parts_dir / f".part-{digest}.parquet.tmp"
+        warnings = list(plan_warnings)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            file_id = self._next_file_id()
+            shutil.copyfile(path, scratch)
+            scratch.replace(part)
+            relation = f"({_part_select(plan, exprs, file_id, _source_sql(part, 'parquet'))})"
+            warnings.extend(self._validate(path, relation, "true", [], {c.target for c in plan}))
+            con.execute(
+                f"INSERT INTO {FILES} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?)",  # noqa: S608
+                [file_id, digest, str(path), "parquet", read, read, warnings, part.name],
+            )
+            if self._has_rollup:
+                con.execute(_rollup_insert(relation, "true"))
+            self._refresh_view()
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            scratch.unlink(missing_ok=True)
+            part.unlink(missing_ok=True)
+            self._refresh_view()
+            raise
+        return file_id, read, read, 0, warnings
 
     def _insert_file(self, path: Path, fmt: str, digest: str, source: str, plan: list[_Column],
                      plan_warnings: list[str]) -> tuple[int, int, int, int, list[str]]:
-        """One transaction: insert the converted rows, drop known rows, validate, record the file."""
+        """One transaction: insert the converted rows, drop known rows, validate, roll up, record the file."""
         warnings = list(plan_warnings)
         typed_csv = fmt != "parquet" and "types =" in source
         con = self._con
         con.execute("BEGIN TRANSACTION")
         try:
-            existing = self._store_columns()
+            existing = self._store_columns(BASE)
             for col in plan:
                 if col.target not in existing:
-                    con.execute(f"ALTER TABLE {TABLE} ADD COLUMN {q(col.target)} {col.target_type}")
-            row = con.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {FILES}").fetchone()  # noqa: S608
-            file_id = int(row[0]) if row else 1
+                    con.execute(f"ALTER TABLE {BASE} ADD COLUMN {q(col.target)} {col.target_type}")
+            file_id = self._next_file_id()
             values: list[str] = []
             flags: list[str] = []
             for col in plan:
@@ -463,7 +696,7 @@ class BillingStore:
             flag_sql = " | ".join(f"({f})" for f in flags) if flags else "0"
             targets = [q(c.target) for c in plan]
             insert = (
-                f"INSERT INTO {TABLE} BY NAME "  # noqa: S608 - identifiers are quoted, paths are literals
+                f"INSERT INTO {BASE} BY NAME "  # noqa: S608 - identifiers are quoted, paths are literals
                 f"SELECT *, {file_id} AS _tg_file, hash({', '.join(targets)}) AS _tg_key FROM ("
                 f"SELECT {', '.join(values)}, CAST({flag_sql} AS UTINYINT) AS _tg_flags FROM {source})"
             )
@@ -475,45 +708,57 @@ class BillingStore:
                 raise ParseError(str(path), f"cannot read FOCUS data: {exc}") from exc
             read, lo, hi = self._file_span(file_id)
             dupes = self._drop_duplicates(file_id, lo, hi)
-            warnings.extend(self._validate(path, file_id, {c.target for c in plan}))
+            warnings.extend(self._validate(path, BASE, "_tg_file = ?", [file_id], {c.target for c in plan}))
             con.execute(
-                f"INSERT INTO {FILES} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)",  # noqa: S608
+                f"INSERT INTO {FILES} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, NULL)",  # noqa: S608
                 [file_id, digest, str(path), fmt, read, read - dupes, warnings],
             )
+            if self._has_rollup:
+                con.execute(_rollup_insert(BASE, f"_tg_file = {file_id}"))
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        if self._base == BASE:  # a column added to the base table shows in the view once it is redefined
+            self._refresh_view()
         if dupes:
             warnings.append(f"{path}: {dupes} row(s) already in the store from another file, not added again")
         return file_id, read, read - dupes, dupes, warnings
 
     def _file_span(self, file_id: int) -> tuple[int, Any, Any]:
         row = self._con.execute(
-            f"SELECT count(*), min(ChargePeriodStart), max(ChargePeriodStart) FROM {TABLE} "  # noqa: S608
+            f"SELECT count(*), min(ChargePeriodStart), max(ChargePeriodStart) FROM {BASE} "  # noqa: S608
             "WHERE _tg_file = ?", [file_id]).fetchone()
         assert row is not None
         return int(row[0]), row[1], row[2]
 
+    @staticmethod
+    def _overlap(file_id: int, lo: Any, hi: Any) -> tuple[str, list[Any]]:
+        """Condition (and parameters) on other files' rows in a file's ``ChargePeriodStart`` range."""
+        if lo is None:
+            return "_tg_file <> ? AND ChargePeriodStart IS NULL", [file_id]
+        return "_tg_file <> ? AND ChargePeriodStart BETWEEN ? AND ?", [file_id, lo, hi]
+
+    def _overlapping(self, file_id: int, lo: Any, hi: Any) -> bool:
+        """Whether another file stored a row in this range (Parquet row-group statistics prune the parts)."""
+        cond, params = self._overlap(file_id, lo, hi)
+        row = self._con.execute(f"SELECT 1 FROM {TABLE} WHERE {cond} LIMIT 1", params).fetchone()  # noqa: S608
+        return row is not None
+
     def _drop_duplicates(self, file_id: int, lo: Any, hi: Any) -> int:
         """Delete this file's rows that another file already stored; the time range bounds the scan."""
-        if lo is None:
-            cond, params = "ChargePeriodStart IS NULL", [file_id]
-        else:
-            cond, params = "ChargePeriodStart BETWEEN ? AND ?", [file_id, lo, hi]
-        sql = (f"SELECT count(*) FROM {TABLE} WHERE _tg_file <> ? AND {cond}")  # noqa: S608
-        row = self._con.execute(sql, params).fetchone()
-        if not row or int(row[0]) == 0:
+        if not self._overlapping(file_id, lo, hi):
             return 0
+        cond, params = self._overlap(file_id, lo, hi)
         deleted = self._con.execute(
-            f"DELETE FROM {TABLE} WHERE _tg_file = ? AND _tg_key IN ("  # noqa: S608
-            f"SELECT _tg_key FROM {TABLE} WHERE _tg_file <> ? AND {cond})",
+            f"DELETE FROM {BASE} WHERE _tg_file = ? AND _tg_key IN ("  # noqa: S608
+            f"SELECT _tg_key FROM {TABLE} WHERE {cond})",
             [file_id, *params],
         ).fetchone()
         return int(deleted[0]) if deleted else 0
 
-    def _validate(self, path: Path, file_id: int, present: set[str]) -> list[str]:
-        """Warnings for the FOCUS invariants and quirks of one ingested file (``present``: its columns)."""
+    def _validate(self, path: Path, relation: str, where: str, params: list[Any], present: set[str]) -> list[str]:
+        """Warnings for the FOCUS invariants and quirks of one file's rows (``present``: its columns)."""
         con = self._con
         checks: list[tuple[str, str]] = []
         for column in (c for c in NOT_NULL_COLUMNS if c in present):
@@ -546,34 +791,33 @@ class BillingStore:
              "Tags that are not a JSON object"),
         ]
         sql = ", ".join(expr for expr, _ in checks)
-        row = con.execute(f"SELECT {sql} FROM {TABLE} WHERE _tg_file = ?", [file_id]).fetchone()  # noqa: S608
+        currencies = ("list(DISTINCT BillingCurrency ORDER BY BillingCurrency) FILTER "
+                      "(WHERE BillingCurrency IS NOT NULL)")
+        row = con.execute(f"SELECT {sql}, {currencies} FROM {relation} WHERE {where}", params).fetchone()  # noqa: S608
         warnings: list[str] = []
         assert row is not None
-        for (_, message), count in zip(checks, row, strict=True):
+        for (_, message), count in zip(checks, row[:-1], strict=True):
             if count:
                 warnings.append(f"{path}: {int(count)} row(s) with {message}")
-        currencies = con.execute(
-            f"SELECT list(DISTINCT BillingCurrency ORDER BY BillingCurrency) FROM {TABLE} "  # noqa: S608
-            "WHERE _tg_file = ? AND BillingCurrency IS NOT NULL", [file_id]).fetchone()
-        if currencies and currencies[0] and len(currencies[0]) > 1:
-            warnings.append(f"{path}: several billing currencies ({', '.join(currencies[0])}); "
-                            "each cost cube uses one")
-        warnings.extend(self._commitment_balance(path, file_id))
+        listed = row[-1]
+        if listed and len(listed) > 1:
+            warnings.append(f"{path}: several billing currencies ({', '.join(listed)}); each cost cube uses one")
+        warnings.extend(self._commitment_balance(path, relation, where, params))
         return warnings
 
-    def _commitment_balance(self, path: Path, file_id: int) -> list[str]:
+    def _commitment_balance(self, path: Path, relation: str, where: str, params: list[Any]) -> list[str]:
         """Σ BilledCost(Purchase) = Σ EffectiveCost(Usage) per commitment that has both in the file."""
         rows = self._con.execute(
             f"""SELECT CommitmentDiscountId,
                        sum(BilledCost) FILTER (WHERE ChargeCategory = 'Purchase') AS bought,
                        sum(EffectiveCost) FILTER (WHERE ChargeCategory = 'Usage') AS used
-                FROM {TABLE} WHERE _tg_file = ? AND CommitmentDiscountId IS NOT NULL
+                FROM {relation} WHERE {where} AND CommitmentDiscountId IS NOT NULL
                 GROUP BY 1
                 HAVING count(*) FILTER (WHERE ChargeCategory = 'Purchase') > 0
                    AND count(*) FILTER (WHERE ChargeCategory = 'Usage') > 0
                    AND abs(bought - used) > 1e-6 + 1e-4 * abs(bought)
                 ORDER BY 1 LIMIT 5""",  # noqa: S608
-            [file_id]).fetchall()
+            params).fetchall()
         return [f"{path}: commitment {r[0]}: purchases billed {r[1]:.6g} but usage amortised {r[2]:.6g} "
                 "(EffectiveCost of its Usage rows should equal BilledCost of its Purchase rows)" for r in rows]
 
@@ -639,17 +883,73 @@ class BillingStore:
         ``cost`` picks EffectiveCost (default, amortised), BilledCost (invoice view), ListCost or
         ContractedCost. One currency per cube: ``currency`` or the one with most rows; rows with a null
         currency count as that one, others are left out and counted in ``other_currency_rows``.
+
+        A daily cube over :data:`ROLLUP_DIMS` (filters too) whose bounds are midnights reads the rollup kept
+        at ingest; the numbers are the same as from the rows (up to float summation order).
         """
         unit = bucket_unit(granularity)
         if cost not in COST_COLUMNS:
             raise InputError(f"unknown cost metric {cost!r} (use {', '.join(COST_COLUMNS)})")
         dim_sql = [self.dimension_sql(d) for d in dims]
+        lo = _ts(start)
+        hi = _ts(end)
+        chosen = currency or self._main_currency()
+        if (self._has_rollup and granularity == "day" and all(d in ROLLUP_DIMS for d in (*dims, *(filters or {})))
+                and all(t is None or t == _trunc(t, "D") for t in (lo, hi))):
+            result = self._rollup_cube(dims, cost, filters or {}, chosen, lo, hi)
+        else:
+            result = self._row_cube(dim_sql, granularity, cost, filters or {}, chosen, lo, hi)
+        bucket = np.asarray(result["b"]).astype(f"datetime64[{unit}]")
+        dnames = [f"d{i}" for i in range(len(dims))]
+        columns = {d: np.asarray(result[n], dtype=object) for d, n in zip(dims, dnames, strict=True)}
+        return CostCube(bucket, columns, np.asarray(result["cost"], dtype=np.float64), currency=chosen,
+                        granularity=granularity, metric=cost, other_currency_rows=self._other_currency_rows(chosen))
+
+    def _rollup_cube(self, dims: Sequence[str], cost: CostMetric, filters: Mapping[str, str | Sequence[str]],
+                     chosen: str, lo: datetime | None, hi: datetime | None) -> dict[str, Any]:
+        """The cube's columns from the daily rollup (bounds are midnights, dimensions in ROLLUP_DIMS)."""
+        column = {d: f"k{i}" for i, d in enumerate(ROLLUP_DIMS)}
+        metric = q(cost)
+        where = ["b IS NOT NULL", f"{metric} IS NOT NULL", "(cur IS NULL OR cur = ?)"]
+        params: list[Any] = [chosen]
+        for name, wanted in filters.items():
+            if isinstance(wanted, str):
+                where.append(f"{column[name]} = ?")
+                params.append(wanted)
+            else:
+                values = list(wanted)
+                where.append(f"{column[name]} IN ({', '.join('?' for _ in values)})" if values else "false")
+                params.extend(values)
+        if lo is not None:
+            where.append("b >= ? AND (zb IS NULL OR zb >= ?)")
+            params += [lo, lo]
+        if hi is not None:
+            where.append("b < ?")
+            params.append(hi)
+        picked = [f"coalesce({column[d]}, '') AS d{i}" for i, d in enumerate(dims)]
+        group = ", ".join(["b", *(f"d{i}" for i in range(len(dims)))])
+        sql = (f"SELECT b{''.join(', ' + p for p in picked)}, sum({metric}) AS cost FROM {ROLLUP} "  # noqa: S608
+               f"WHERE {' AND '.join(where)} GROUP BY {group} ORDER BY {group}")
+        return self._con.execute(sql, params).fetchnumpy()
+
+    def _other_currency_rows(self, chosen: str) -> int:
+        if self._has_rollup:
+            sql = f"SELECT sum(n) FROM {ROLLUP} WHERE cur IS NOT NULL AND cur <> ?"  # noqa: S608
+        else:
+            sql = f"SELECT count(*) FROM {TABLE} WHERE BillingCurrency IS NOT NULL AND BillingCurrency <> ?"  # noqa: S608
+        other = self._con.execute(sql, [chosen]).fetchone()
+        return int(other[0]) if other and other[0] is not None else 0
+
+    def _row_cube(self, dim_sql: Sequence[str], granularity: Granularity, cost: CostMetric,
+                  filters: Mapping[str, str | Sequence[str]], chosen: str, lo: datetime | None,
+                  hi: datetime | None) -> dict[str, Any]:
+        """The cube's columns from the stored rows (any dimension, hourly, bounds inside a day)."""
+        unit = bucket_unit(granularity)
         params: list[Any] = []
         where = ["ChargePeriodStart IS NOT NULL", f"{q(COST_COLUMNS[cost])} IS NOT NULL"]
-        chosen = currency or self._main_currency()
         where.append("(BillingCurrency IS NULL OR BillingCurrency = ?)")
         params.append(chosen)
-        for name, wanted in (filters or {}).items():
+        for name, wanted in filters.items():
             expr = self.dimension_sql(name)
             if isinstance(wanted, str):
                 where.append(f"{expr} = ?")
@@ -658,8 +958,6 @@ class BillingStore:
                 values = list(wanted)
                 where.append(f"{expr} IN ({', '.join('?' for _ in values)})" if values else "false")
                 params.extend(values)
-        lo = _ts(start)
-        hi = _ts(end)
         if lo is not None:
             where.append("coalesce(ChargePeriodEnd, ChargePeriodStart) > ?")
             params.append(lo)
@@ -668,10 +966,10 @@ class BillingStore:
             params.append(hi)
         step = f"INTERVAL 1 {granularity.upper()}"
         dim_cols = [f"coalesce(CAST({expr} AS VARCHAR), '') AS d{i}" for i, expr in enumerate(dim_sql)]
-        dnames = [f"d{i}" for i in range(len(dims))]
+        dnames = [f"d{i}" for i in range(len(dim_sql))]
         group = ", ".join(["b", *dnames])
         sql = f"""
-            WITH base AS (
+            WITH base AS NOT MATERIALIZED (
                 SELECT ChargePeriodStart AS s,
                        greatest(coalesce(ChargePeriodEnd, ChargePeriodStart), ChargePeriodStart) AS e,
                        date_trunc('{granularity}', ChargePeriodStart) AS b0,
@@ -696,21 +994,18 @@ class BillingStore:
         if hi is not None:
             params.append(hi)
         try:
-            result = self._con.execute(sql, params).fetchnumpy()
+            result: dict[str, Any] = self._con.execute(sql, params).fetchnumpy()
         except duckdb.Error as exc:
             raise InputError(f"cannot build the cost cube: {exc}") from exc
-        other = self._con.execute(
-            f"SELECT count(*) FROM {TABLE} WHERE BillingCurrency IS NOT NULL AND BillingCurrency <> ?",  # noqa: S608
-            [chosen]).fetchone()
-        bucket = np.asarray(result["b"]).astype(f"datetime64[{unit}]")
-        columns = {d: np.asarray(result[n], dtype=object) for d, n in zip(dims, dnames, strict=True)}
-        return CostCube(bucket, columns, np.asarray(result["cost"], dtype=np.float64), currency=chosen,
-                        granularity=granularity, metric=cost, other_currency_rows=int(other[0]) if other else 0)
+        return result
 
     def _main_currency(self) -> str:
-        row = self._con.execute(
-            f"SELECT BillingCurrency FROM {TABLE} WHERE BillingCurrency IS NOT NULL "  # noqa: S608
-            "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1").fetchone()
+        if self._has_rollup:
+            sql = f"SELECT cur FROM {ROLLUP} WHERE cur IS NOT NULL GROUP BY 1 ORDER BY sum(n) DESC, 1 LIMIT 1"  # noqa: S608
+        else:
+            sql = (f"SELECT BillingCurrency FROM {TABLE} WHERE BillingCurrency IS NOT NULL "  # noqa: S608
+                   "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
+        row = self._con.execute(sql).fetchone()
         return str(row[0]) if row else "USD"
 
 
