@@ -9,7 +9,7 @@ import time
 import pytest
 import uvicorn
 
-from tollgate.cli.serve import HTTP_PROTOCOL, NoDelayH11Protocol
+from tollgate.cli.serve import EVENT_LOOP, HTTP_PROTOCOL, NoDelayH11Protocol, NoDelayHttpToolsProtocol
 
 pytestmark = pytest.mark.integration
 
@@ -20,10 +20,13 @@ async def _app(scope: dict[str, object], receive: object, send: object) -> None:
     await send({"type": "http.response.body", "body": b"ok"})  # type: ignore[operator]
 
 
-def test_accepted_connections_have_tcp_nodelay_even_on_a_socket_bound_outside_asyncio() -> None:
+@pytest.mark.parametrize("protocol", [NoDelayHttpToolsProtocol, NoDelayH11Protocol])
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_accepted_connections_have_tcp_nodelay_even_on_a_socket_bound_outside_asyncio(
+        protocol: type[NoDelayH11Protocol] | type[NoDelayHttpToolsProtocol], loop: str) -> None:
     seen: list[int] = []
 
-    class Probe(NoDelayH11Protocol):
+    class Probe(protocol):  # type: ignore[valid-type,misc]
         def connection_made(self, transport):  # type: ignore[no-untyped-def]
             super().connection_made(transport)
             sock = transport.get_extra_info("socket")
@@ -35,7 +38,7 @@ def test_accepted_connections_have_tcp_nodelay_even_on_a_socket_bound_outside_as
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(_app, http=Probe, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(_app, http=Probe, loop=loop, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     try:
@@ -52,6 +55,7 @@ def test_accepted_connections_have_tcp_nodelay_even_on_a_socket_bound_outside_as
         listener.close()
 
 
-def test_serve_names_the_protocol_by_import_path() -> None:
+def test_serve_names_the_protocol_by_import_path_and_uses_uvloop() -> None:
     module, _, name = HTTP_PROTOCOL.partition(":")
-    assert module == NoDelayH11Protocol.__module__ and name == NoDelayH11Protocol.__name__
+    assert module == NoDelayHttpToolsProtocol.__module__ and name == NoDelayHttpToolsProtocol.__name__
+    assert EVENT_LOOP == "uvloop"

@@ -42,8 +42,12 @@ def _refused(what: str) -> HTTPException:
                          headers={"WWW-Authenticate": 'Bearer realm="tollgate"'})
 
 
-def require_token(request: Request) -> None:
-    """FastAPI dependency: the request carries ``Authorization: Bearer <TOLLGATE_API__TOKEN>``."""
+async def require_token(request: Request) -> None:
+    """FastAPI dependency: the request carries ``Authorization: Bearer <TOLLGATE_API__TOKEN>``.
+
+    ``async`` although it never awaits: FastAPI runs a plain ``def`` dependency on its thread pool, a
+    thread hop per request for a few microseconds of work.
+    """
     settings: Settings = request.app.state.service.settings
     if settings.api.token is None:
         raise _unconfigured()

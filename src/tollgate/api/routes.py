@@ -73,14 +73,16 @@ async def _in_worker(request: Request, work: Callable[[], T]) -> T:
     return await anyio.to_thread.run_sync(work, limiter=limiter)
 
 
-@router.post("/v1/judge/argo", dependencies=[Depends(require_token)], tags=["argo-rollouts"])
-async def judge_argo(body: ArgoJudgeRequest, request: Request) -> dict[str, Any]:
+@router.post("/v1/judge/argo", dependencies=[Depends(require_token)], tags=["argo-rollouts"],
+             response_class=JSONResponse)
+async def judge_argo(body: ArgoJudgeRequest, request: Request) -> JSONResponse:
     """Judge a canary for Argo Rollouts' ``web`` metric provider.
 
     Always 200 with ``{"verdict", "score", "reason", "decisionId"}`` once a verdict exists (a fail too):
-    the AnalysisTemplate's ``successCondition``/``failureCondition`` read ``result.verdict``.
+    the AnalysisTemplate's ``successCondition``/``failureCondition`` read ``result.verdict``. The body is
+    plain JSON types already, so it is sent as is (no response-model pass: this is the hot endpoint).
     """
-    return await _in_worker(request, partial(_judge_argo, body, request))
+    return JSONResponse(await _in_worker(request, partial(_judge_argo, body, request)))
 
 
 def _judge_argo(body: ArgoJudgeRequest, request: Request) -> dict[str, Any]:

@@ -4,7 +4,6 @@ ledger look-ups behind Flagger's gates. The routes stay thin; everything here is
 
 from __future__ import annotations
 
-import hashlib
 import math
 import threading
 import time
@@ -21,7 +20,7 @@ from tollgate.model.canary import JudgeResult, Series
 from tollgate.model.ledger import DecisionDraft, DecisionRecord, digest_inputs
 from tollgate.model.proposals import ProposeMode
 from tollgate.release.judge import CanaryConfig, Mode, ScoreThresholds, judge, parse_config_text
-from tollgate.release.judge.config import dump_config
+from tollgate.release.judge.config import config_sha256
 from tollgate.rollback import propose_rollback
 from tollgate.settings import Settings
 from tollgate.sources.metrics import MetricSource, PrometheusClient, fetch_pair, render_query
@@ -181,7 +180,7 @@ class ApiService:
         """Fetch, judge and record the verdict as a ``judge`` decision."""
         baseline, canary = self.fetch(config, window)
         result = self.judge(config, baseline, canary, mode=mode)
-        inputs = {**subject, "config_sha256": hashlib.sha256(dump_config(config).encode()).hexdigest(),
+        inputs = {**subject, "config_sha256": config_sha256(config),
                   "start": f"{window.start:.3f}", "end": f"{window.end:.3f}", "step": f"{window.step:g}"}
         window_info = {"start": window.start, "end": window.end, "step": window.step}
         return Judged(result, self.record_judgement(result, subject=subject, inputs=inputs, app=app, actor=actor,

@@ -112,3 +112,16 @@ def test_kayenta_config_with_a_bad_value_names_the_field() -> None:
     broken["metrics"][1]["analysisConfigurations"]["canary"]["nanStrategy"] = "drop"
     with pytest.raises(ConfigError, match=r"metrics\[1\]\.nanStrategy"):
         parse_config(broken)
+
+
+def test_config_sha256_is_the_digest_of_the_dumped_config_and_remembered_per_object() -> None:
+    import hashlib
+
+    from tollgate.release.judge.config import config_sha256, dump_config
+
+    one = parse_config_text("metrics:\n  - name: a\n    query: 'x{ {{selector}} }'\n", source="one.yaml")
+    other = parse_config_text("metrics:\n  - name: b\n    query: 'x{ {{selector}} }'\n", source="other.yaml")
+    expected = hashlib.sha256(dump_config(one).encode()).hexdigest()
+    assert config_sha256(one) == expected
+    assert config_sha256(one) == expected  # the remembered answer is the same
+    assert config_sha256(other) == hashlib.sha256(dump_config(other).encode()).hexdigest() != expected

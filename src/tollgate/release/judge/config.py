@@ -26,6 +26,7 @@ Fields that are ours, not Kayenta's: ``kind``, ``minSamples``, ``passMargin`` (p
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -42,6 +43,7 @@ __all__ = [
     "MetricConfig",
     "OutlierConfig",
     "ScoreThresholds",
+    "config_sha256",
     "dump_config",
     "parse_config",
     "parse_config_text",
@@ -277,3 +279,23 @@ def parse_config_text(text: str, *, source: str = "<config>") -> CanaryConfig:
 def dump_config(config: CanaryConfig) -> str:
     """Our own JSON form of a config (field names as Kayenta spells them)."""
     return json.dumps(config.model_dump(by_alias=True, mode="json"), indent=2)
+
+
+_DIGESTS: dict[int, tuple[CanaryConfig, str]] = {}
+_DIGEST_CACHE_SIZE = 256
+
+
+def config_sha256(config: CanaryConfig) -> str:
+    """SHA-256 of :func:`dump_config` (what a verdict's ledger inputs name).
+
+    Remembered per config object (configs are frozen; the entry keeps its object alive, so an id is never
+    reused while cached): a service judges the same few configs over and over.
+    """
+    cached = _DIGESTS.get(id(config))
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    digest = hashlib.sha256(dump_config(config).encode()).hexdigest()
+    if len(_DIGESTS) >= _DIGEST_CACHE_SIZE:
+        _DIGESTS.clear()
+    _DIGESTS[id(config)] = (config, digest)
+    return digest
