@@ -48,7 +48,7 @@ import json
 import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -99,9 +99,13 @@ class LedgerRow:
     prev_hash: str
     hash: str
 
+    def columns(self) -> dict[str, str | int | None]:
+        """Column name -> stored value (a shallow copy: every value is a str, int or None)."""
+        return {name: getattr(self, name) for name in _ROW_COLUMNS}
+
     def hash_input(self) -> str:
         """The canonical JSON text that :attr:`hash` is the SHA-256 of."""
-        fields = asdict(self)
+        fields = self.columns()
         del fields["hash"]
         return canonical_json(fields, field_name=f"ledger record #{self.seq}")
 
@@ -133,6 +137,9 @@ class LedgerRow:
             prev_hash=self.prev_hash,
             hash=self.hash,
         )
+
+
+_ROW_COLUMNS = tuple(f.name for f in fields(LedgerRow))
 
 
 def seal(draft: DecisionDraft, *, seq: int, prev_hash: str, now_ns: int | None = None) -> LedgerRow:

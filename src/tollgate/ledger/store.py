@@ -24,7 +24,6 @@ import hashlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -283,7 +282,7 @@ class Ledger:
                 row = seal(draft, seq=seq, prev_hash=prev_hash)
                 prev_hash = row.hash
                 rows.append(row)
-            connection.execute(insert(decisions), [asdict(row) for row in rows])
+            connection.execute(insert(decisions), [row.columns() for row in rows])
         return rows
 
     def get(self, record_id: str) -> DecisionRecord:
