@@ -171,6 +171,12 @@ _TOLERANCE = "(1e-6 + 1e-4 * abs({a}))"
 _FOCUS_TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
+#: Placeholder for a part's reader in the SELECT stored with it (the store directory may move).
+_SOURCE = "@@PART_SOURCE@@"
+#: A file up to this size that needs conversions (CSV, quirky Parquet) becomes a converted Parquet part of a
+#: file store (a day's or a week's export: no write-ahead log, no checkpoint); larger files go into the
+#: base table, which DuckDB compresses better and scans faster.
+CONVERTED_PART_MAX_BYTES = 256 << 20
 #: DuckDB checkpoints when its write-ahead log passes this: small appends commit without a checkpoint.
 CHECKPOINT_THRESHOLD = "1GB"
 #: An ingest call that added at least this many rows to the base table checkpoints at its end.
@@ -279,13 +285,14 @@ def _part_checks(plan: Sequence[_Column]) -> list[str]:
     return checks
 
 
-def _part_select(plan: Sequence[_Column], exprs: Sequence[str], file_id: int, source: str) -> str:
-    """A Parquet part as store rows: every FOCUS column (absent ones null), file id, row identity, no flags."""
+def _part_select(plan: Sequence[_Column], exprs: Sequence[str], file_id: int, source: str,
+                 flags: str = "CAST(0 AS UTINYINT)") -> str:
+    """A Parquet part as store rows: every FOCUS column (absent ones null), file id, row identity, flags."""
     present = {c.target for c in plan}
     cols = [f"{e} AS {q(c.target)}" for c, e in zip(plan, exprs, strict=True)]
     cols += [f"CAST(NULL AS {t}) AS {q(name)}" for name, t in FOCUS_COLUMNS.items() if name not in present]
     return (f"SELECT {', '.join(cols)}, CAST({file_id} AS INTEGER) AS _tg_file, "  # noqa: S608
-            f"hash({', '.join(exprs)}) AS _tg_key, CAST(0 AS UTINYINT) AS _tg_flags FROM {source}")
+            f"hash({', '.join(exprs)}) AS _tg_key, {flags} AS _tg_flags FROM {source}")
 
 
 def _rollup_insert(relation: str, where: str) -> str:
@@ -433,6 +440,7 @@ class BillingStore:
             "rows_inserted BIGINT NOT NULL, ingested_at TIMESTAMP NOT NULL, warnings VARCHAR[])"
         )
         con.execute(f"ALTER TABLE {FILES} ADD COLUMN IF NOT EXISTS part VARCHAR")
+        con.execute(f"ALTER TABLE {FILES} ADD COLUMN IF NOT EXISTS part_sql VARCHAR")
         if not self._has_table(ROLLUP):  # new store, or one written before the rollup: built from its rows
             dims = ", ".join(f"k{i} VARCHAR" for i in range(len(ROLLUP_DIMS)))
             con.execute("BEGIN TRANSACTION")
@@ -441,29 +449,21 @@ class BillingStore:
             con.execute(_rollup_insert(BASE, "true"))
             con.execute("COMMIT")
 
-    def _parts(self) -> list[tuple[int, Path]]:
-        """(file id, path) of every Parquet part, in ingest order."""
-        if self.parts_dir is None or self._base != BASE:
-            return []
-        rows = self._con.execute(f"SELECT id, part FROM {FILES} WHERE part IS NOT NULL ORDER BY id").fetchall()  # noqa: S608
-        return [(int(r[0]), self.parts_dir / str(r[1])) for r in rows]
-
-    def _part_relation(self, path: Path, file_id: int) -> str:
-        """SELECT of a clean Parquet file as store rows (every FOCUS column, file id, lazy row identity)."""
-        source = _source_sql(path, "parquet")
-        plan = self._plan(path, self._describe(path, source), [])
-        exprs = _part_exprs(plan)
-        if exprs is None:
-            raise InputError(f"{path}: stored Parquet part no longer has FOCUS types")
-        return _part_select(plan, exprs, file_id, source)
-
     def _refresh_view(self) -> None:
-        """(Re)define the temp view ``focus_rows``: the base table and every Parquet part, by column name."""
+        """(Re)define the temp view ``focus_rows``: the base table and every Parquet part, by column name.
+
+        Each part's SELECT was stored when it was ingested (with a placeholder for its reader), so this
+        reads no file.
+        """
         if self._base == TABLE:
             return
         sql = f"SELECT * FROM main.{BASE}"  # noqa: S608
-        for file_id, part in self._parts():
-            sql += f" UNION ALL BY NAME {self._part_relation(part, file_id)}"
+        if self.parts_dir is not None:
+            rows = self._con.execute(
+                f"SELECT part, part_sql FROM {FILES} WHERE part IS NOT NULL ORDER BY id").fetchall()  # noqa: S608
+            for name, select in rows:
+                reader = _source_sql(self.parts_dir / str(name), "parquet")
+                sql += f" UNION ALL BY NAME {str(select).replace(_SOURCE, reader)}"
         self._con.execute(f"CREATE OR REPLACE TEMP VIEW {TABLE} AS {sql}")
 
     def _store_columns(self, relation: str = TABLE) -> dict[str, str]:
@@ -596,25 +596,38 @@ class BillingStore:
     def _ingest_file(self, path: Path, fmt: str, digest: str) -> tuple[int, int, int, int, list[str], bool]:
         """Ingest one file: a clean Parquet file as a part; CSV through the typed fast path, then as text.
 
-        Returns (file id, rows read, rows inserted, duplicates, warnings, whether rows went to the base table).
+        A file store keeps a small file that needs conversions as a converted part, a large one in the base
+        table. Returns (file id, rows read, rows inserted, duplicates, warnings, whether rows went to the
+        base table).
         """
         source = _source_sql(path, fmt)
         warnings: list[str] = []
         plan = self._plan(path, self._describe(path, source), warnings)
-        if fmt == "parquet" and self.parts_dir is not None and self._base == BASE:
+        parts = self.parts_dir is not None and self._base == BASE
+        if fmt == "parquet" and parts:
             done = self._try_part(path, digest, source, plan, warnings)
             if done is not None:
                 return (*done, False)
+        as_part = parts and path.stat().st_size <= CONVERTED_PART_MAX_BYTES
         if fmt != "parquet":
             typed = {c.source: c.target_type for c in plan if c.target_type in (_NUM, _TS)}
             if typed:
                 fast = [_Column(c.source, typed.get(c.source, c.source_type), c.target, c.target_type)
                         for c in plan]
                 try:
-                    return (*self._insert_file(path, fmt, digest, _source_sql(path, fmt, typed), fast, warnings),
-                            True)
+                    return self._load(path, fmt, digest, _source_sql(path, fmt, typed), fast, warnings, as_part,
+                                      typed=True)
                 except _TypedReadFailed as exc:
                     log.debug("%s: typed CSV read failed (%s); reading it as text", path, exc)
+        return self._load(path, fmt, digest, source, plan, warnings, as_part, typed=False)
+
+    def _load(self, path: Path, fmt: str, digest: str, source: str, plan: list[_Column], warnings: list[str],
+              as_part: bool, *, typed: bool) -> tuple[int, int, int, int, list[str], bool]:
+        """Converted rows into a part (if asked and nothing stored overlaps) or else into the base table."""
+        if as_part:
+            done = self._converted_part(path, fmt, digest, source, plan, warnings, typed=typed)
+            if done is not None:
+                return (*done, False)
         return (*self._insert_file(path, fmt, digest, source, plan, warnings), True)
 
     def _next_file_id(self) -> int:
@@ -623,43 +636,89 @@ class BillingStore:
 
     def _try_part(self, path: Path, digest: str, source: str, plan: list[_Column],
                   plan_warnings: list[str]) -> tuple[int, int, int, int, list[str]] | None:
-        """Keep a clean Parquet file as a part when no stored row shares its charge period range.
+        """Keep a clean Parquet file as a part (a byte copy) when no stored row shares its charge period range.
 
-        None when the file needs conversions or overlaps stored rows (the caller then inserts it into the
-        base table, where conversions and row-by-row deduplication apply).
+        None when the file needs conversions or overlaps stored rows (the caller then converts it, into a
+        part or the base table, where row-by-row deduplication applies).
         """
         exprs = _part_exprs(plan)
         if exprs is None:
             return None
-        con = self._con
         checks = _part_checks(plan)
         span_sql = ("SELECT count(*), min(ChargePeriodStart), max(ChargePeriodStart), count(ChargePeriodStart)"  # noqa: S608
                     f"{''.join(', ' + c for c in checks)} FROM ({_part_select(plan, exprs, 0, source)})")
         try:
-            row = con.execute(span_sql).fetchone()
+            row = self._con.execute(span_sql).fetchone()
         except duckdb.Error as exc:
             raise ParseError(str(path), f"cannot read FOCUS data: {exc}") from exc
         assert row is not None
         read, lo, hi, dated = int(row[0]), row[1], row[2], int(row[3])
         if any(row[4:]) or dated < read:
-            return None  # quirks to normalise, or null starts (compared row by row in the table path)
+            return None  # quirks to normalise, or null starts (compared row by row)
         if self._overlapping(0, lo, hi):
             return None
         assert self.parts_dir is not None
         self.parts_dir.mkdir(parents=True, exist_ok=True)
         part = self.parts_dir / f"part-{digest}.parquet"
         scratch = self.parts_dir / f".part-{digest}.parquet.tmp"
+        shutil.copyfile(path, scratch)
+        return self._commit_part(path, "parquet", digest, scratch, part, plan, exprs, "CAST(0 AS UTINYINT)", read,
+                                 plan_warnings)
+
+    def _converted_part(self, path: Path, fmt: str, digest: str, source: str, plan: list[_Column],
+                        plan_warnings: list[str], *, typed: bool) -> tuple[int, int, int, int, list[str]] | None:
+        """Write a file's converted rows (and quirk flags) as a Parquet part, unless stored rows overlap it.
+
+        None when stored rows share its charge period range (the caller inserts it into the base table,
+        where known rows are dropped row by row).
+        """
+        assert self.parts_dir is not None
+        self.parts_dir.mkdir(parents=True, exist_ok=True)
+        part = self.parts_dir / f"conv-{digest}.parquet"
+        scratch = self.parts_dir / f".conv-{digest}.parquet.tmp"
+        values: list[str] = []
+        flags: list[str] = []
+        for col in plan:
+            value, flag = self._convert(col)
+            values.append(f"{value} AS {q(col.target)}")
+            if flag is not None:
+                flags.append(flag)
+        flag_sql = " | ".join(f"({f})" for f in flags) if flags else "0"
+        try:
+            self._con.execute(
+                f"COPY (SELECT {', '.join(values)}, CAST({flag_sql} AS UTINYINT) AS _tg_flags FROM {source}) "  # noqa: S608
+                f"TO {_lit(str(scratch))} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)")
+        except duckdb.Error as exc:
+            scratch.unlink(missing_ok=True)
+            if typed:
+                raise _TypedReadFailed(str(exc)) from exc
+            raise ParseError(str(path), f"cannot read FOCUS data: {exc}") from exc
+        row = self._con.execute("SELECT count(*), min(ChargePeriodStart), max(ChargePeriodStart), "  # noqa: S608
+                                f"count(ChargePeriodStart) FROM {_source_sql(scratch, 'parquet')}").fetchone()
+        assert row is not None
+        read, lo, hi, dated = int(row[0]), row[1], row[2], int(row[3])
+        if dated < read or self._overlapping(0, lo, hi):
+            scratch.unlink()
+            return None
+        stored = [q(c.target) for c in plan]
+        return self._commit_part(path, fmt, digest, scratch, part, plan, stored, "_tg_flags", read, plan_warnings)
+
+    def _commit_part(self, path: Path, fmt: str, digest: str, scratch: Path, part: Path, plan: list[_Column],
+                     exprs: list[str], flags: str, read: int,
+                     plan_warnings: list[str]) -> tuple[int, int, int, int, list[str]]:
+        """One transaction: move ``scratch`` to ``part``, validate it, roll it up, record the file."""
+        con = self._con
         warnings = list(plan_warnings)
         con.execute("BEGIN TRANSACTION")
         try:
             file_id = self._next_file_id()
-            shutil.copyfile(path, scratch)
             scratch.replace(part)
-            relation = f"({_part_select(plan, exprs, file_id, _source_sql(part, 'parquet'))})"
+            select = _part_select(plan, exprs, file_id, _SOURCE, flags)
+            relation = f"({select.replace(_SOURCE, _source_sql(part, 'parquet'))})"
             warnings.extend(self._validate(path, relation, "true", [], {c.target for c in plan}))
             con.execute(
-                f"INSERT INTO {FILES} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?)",  # noqa: S608
-                [file_id, digest, str(path), "parquet", read, read, warnings, part.name],
+                f"INSERT INTO {FILES} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?, ?)",  # noqa: S608
+                [file_id, digest, str(path), fmt, read, read, warnings, part.name, select],
             )
             if self._has_rollup:
                 con.execute(_rollup_insert(relation, "true"))
@@ -710,7 +769,7 @@ class BillingStore:
             dupes = self._drop_duplicates(file_id, lo, hi)
             warnings.extend(self._validate(path, BASE, "_tg_file = ?", [file_id], {c.target for c in plan}))
             con.execute(
-                f"INSERT INTO {FILES} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, NULL)",  # noqa: S608
+                f"INSERT INTO {FILES} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, NULL, NULL)",  # noqa: S608
                 [file_id, digest, str(path), fmt, read, read - dupes, warnings],
             )
             if self._has_rollup:

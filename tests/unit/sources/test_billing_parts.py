@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tollgate.model.series import DEFAULT_DIMS, CostCube
+from tollgate.sources import billing_store
 from tollgate.sources.billing_store import BillingStore
 
 DATA = Path(__file__).resolve().parents[3] / "../shared/data/focus"
@@ -131,8 +132,9 @@ def test_rollup_cube_equals_row_cube(tmp_path: Path, window: tuple[str | None, s
         assert store.cube(dims=()).total > 0
 
 
-def test_store_written_before_parts_and_rollup(tmp_path: Path) -> None:
+def test_store_written_before_parts_and_rollup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "old.duckdb"
+    monkeypatch.setattr(billing_store, "CONVERTED_PART_MAX_BYTES", -1)  # every row into the table, as before
     with BillingStore(path) as store:
         store.ingest([SAMPLE])
         expected = store.cube(dims=("provider",), cost="billed")
@@ -140,6 +142,7 @@ def test_store_written_before_parts_and_rollup(tmp_path: Path) -> None:
     con.execute("ALTER TABLE focus_base RENAME TO focus_rows")
     con.execute("DROP TABLE focus_daily")
     con.execute("ALTER TABLE focus_files DROP COLUMN part")
+    con.execute("ALTER TABLE focus_files DROP COLUMN part_sql")
     con.close()
     with BillingStore(path, read_only=True) as store:
         _assert_same(store.cube(dims=("provider",), cost="billed"), expected)
@@ -149,3 +152,27 @@ def test_store_written_before_parts_and_rollup(tmp_path: Path) -> None:
         _assert_same(store.cube(dims=("provider",), cost="billed"), expected)
         assert store.ingest([SAMPLE]).rows == 0
     assert np.isclose(expected.total, sum(expected.totals_by("provider").values()))
+
+
+def test_small_csv_becomes_a_converted_part(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "billing.duckdb"
+    parts = path.with_name("billing.duckdb.parts")
+    with BillingStore(path) as store:
+        summary = store.ingest([SAMPLE])
+        assert [p.name for p in parts.glob("*.parquet")] == [f"conv-{summary.files[0].digest}.parquet"]
+        text = "\n".join(summary.warnings)
+        assert "7 row(s) with enumerated values in non-spec casing" in text
+        assert "1000 row(s) with timestamps not in FOCUS form" in text
+    with BillingStore(path, read_only=True) as store:
+        con = store.connection
+        assert con.execute("SELECT count(*) FROM focus_rows WHERE _tg_flags & 1 <> 0").fetchone() == (7,)
+        freq = {r[0] for r in con.execute("SELECT DISTINCT ChargeFrequency FROM focus_rows").fetchall()}
+        assert "Usage-based" not in freq and "Usage-Based" in freq
+        assert store.summary().warnings == summary.warnings
+    # above the size limit a file needing conversions goes into the table
+    monkeypatch.setattr(billing_store, "CONVERTED_PART_MAX_BYTES", SAMPLE.stat().st_size - 1)
+    with BillingStore(tmp_path / "big.duckdb") as store:
+        assert store.ingest([SAMPLE]).rows == 1000
+        assert store.connection.execute("SELECT count(*) FROM focus_base").fetchone() == (1000,)
+    assert not tmp_path.joinpath("big.duckdb.parts").exists() or not list(
+        tmp_path.joinpath("big.duckdb.parts").glob("*.parquet"))

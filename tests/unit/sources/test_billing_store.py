@@ -28,9 +28,10 @@ def _sample_sums(column: str) -> dict[str, float]:
     return sums
 
 
-@pytest.fixture
-def store() -> BillingStore:
-    s = BillingStore(None)
+@pytest.fixture(params=["memory", "file"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> BillingStore:
+    """A memory store (rows in the table) and a file store (small files kept as converted Parquet parts)."""
+    s = BillingStore(None if request.param == "memory" else tmp_path / "store" / "billing.duckdb")
     yield s
     s.close()
 
