@@ -106,3 +106,36 @@ def test_processes_racing_on_a_new_database(db_url: str) -> None:
     codes = [proc.wait(timeout=120) for proc in procs]
     assert codes == [0] * len(procs), errors
     assert_one_unforked_chain(db_url, len(names) * per_writer, names, per_writer)
+
+
+def test_a_sqlite_writer_waits_for_the_lock_file_held_by_another_process(tmp_path: object) -> None:
+    import fcntl
+    import os
+    import time
+    from pathlib import Path
+
+    db = Path(str(tmp_path)) / "ledger.db"
+    url = f"sqlite:///{db}"
+    with Ledger(url) as ledger:
+        lock_path = Path(f"{db}.lock")
+        assert lock_path.exists()
+        holder = os.open(lock_path, os.O_RDWR)  # another open file description: behaves as another process
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        done = threading.Event()
+
+        def append() -> None:
+            ledger.append(DecisionDraft(kind="review", environment="prod", verdict="pass", subject={},
+                                        inputs_digest=digest_inputs({"k": "v"}), payload={}))
+            done.set()
+
+        writer = threading.Thread(target=append)
+        writer.start()
+        try:
+            time.sleep(0.3)
+            assert not done.is_set()  # queued on the lock, not appended behind its back
+        finally:
+            fcntl.flock(holder, fcntl.LOCK_UN)
+            os.close(holder)
+        writer.join(timeout=10)
+        assert done.is_set()
+        assert ledger.verify().count == 1

@@ -10,7 +10,11 @@ UNIQUE constraint on ``prev_hash`` backs both up. Database triggers refuse UPDAT
 Appends in one process are group-committed (see :meth:`Ledger.append`): under concurrency one
 transaction carries many records, and ``append`` returns only after its record's transaction
 committed, so an answered decision is on disk. A SQLite file runs in WAL mode with
-``synchronous=FULL`` (a commit is durable, readers never block the writer).
+``synchronous=FULL`` (a commit is durable, readers never block the writer). Writers in several
+processes (``tollgate serve --workers N``) queue on an ``flock`` of ``<file>.lock`` before taking
+SQLite's lock: the kernel wakes the next writer as soon as the lock is free, where SQLite's own busy
+handler sleeps and polls (measured: two processes appending 300 times a second each, p99 21 ms and
+worst 240 ms through the busy handler).
 
 URLs: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, ``sqlite://`` (memory),
 ``postgresql://user:pass@host:port/db`` (also ``postgres://``; both use the psycopg 3 driver).
@@ -21,6 +25,8 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import os
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -140,6 +146,18 @@ def _create_engine(url: URL) -> Engine:
     )
 
 
+def _open_lock_file(url: URL) -> int | None:
+    """The descriptor of ``<database>.lock`` for a SQLite file on a POSIX system, else None."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:") or sys.platform == "win32":
+        return None
+    assert url.database is not None
+    path = f"{url.database}.lock"
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except OSError as exc:
+        raise LedgerUnavailableError(f"cannot open the ledger's lock file {path}: {exc.strerror}") from exc
+
+
 def migrate(engine: Engine) -> None:
     """Upgrade the ledger schema to the newest Alembic revision, in one locked transaction."""
     config = Config()
@@ -192,11 +210,13 @@ class Ledger:
         self._group_lock = threading.Lock()  # held by the thread writing a group of appends
         self._queue_lock = threading.Lock()
         self._queue: builtins.list[_Pending] = []
+        self._lock_fd = _open_lock_file(self._url)
         try:
             with self._guard("open"):
                 migrate(self._engine)
         except BaseException:
             self._engine.dispose()
+            self._close_lock_file()
             raise
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -229,13 +249,27 @@ class Ledger:
 
     @contextmanager
     def _write(self, action: str) -> Iterator[Connection]:
-        with self._write_lock, self._guard(action), self._engine.connect() as connection:
+        with self._write_lock, self._process_lock(), self._guard(action), self._engine.connect() as connection:
             if self._dialect == "sqlite":
                 connection.execution_options(tollgate_sqlite_begin="IMMEDIATE")
             with connection.begin():
                 if self._dialect == "postgresql":
                     connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
                 yield connection
+
+    @contextmanager
+    def _process_lock(self) -> Iterator[None]:
+        """Exclusive ``flock`` of the SQLite file's lock file while writing (nothing for other ledgers)."""
+        if self._lock_fd is None:
+            yield
+            return
+        import fcntl
+
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def _select(self) -> Select[Any]:
         return select(*_COLUMNS)
@@ -341,6 +375,12 @@ class Ledger:
     def close(self) -> None:
         """Close pooled connections."""
         self._engine.dispose()
+        self._close_lock_file()
+
+    def _close_lock_file(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def __enter__(self) -> Ledger:
         return self
