@@ -269,12 +269,12 @@ def _part_exprs(plan: Sequence[_Column]) -> list[str] | None:
 
 
 def _part_checks(plan: Sequence[_Column]) -> list[str]:
-    """Aggregates counting rows of a Parquet file that the table path would change (invalid JSON, casing)."""
+    """Aggregates over :func:`_part_select` counting rows the table path would change (invalid JSON, casing)."""
     checks: list[str] = []
     for col in plan:
         if col.source_type.upper() not in ("VARCHAR", "JSON"):
             continue
-        src = q(col.source)
+        src = q(col.target)
         if col.target_type == _JSON:
             checks.append(f"count(*) FILTER (WHERE {src} IS NOT NULL AND NOT json_valid({src}))")
         elif col.target in ENUMS:
@@ -644,14 +644,18 @@ class BillingStore:
         exprs = _part_exprs(plan)
         if exprs is None:
             return None
-        checks = _part_checks(plan)
-        span_sql = ("SELECT count(*), min(ChargePeriodStart), max(ChargePeriodStart), count(ChargePeriodStart)"  # noqa: S608
-                    f"{''.join(', ' + c for c in checks)} FROM ({_part_select(plan, exprs, 0, source)})")
+        # one pass over the file: span, what the table path would change, and the validation warnings
+        span = ["count(*)", "min(ChargePeriodStart)", "max(ChargePeriodStart)", "count(ChargePeriodStart)",
+                *_part_checks(plan)]
+        warnings = list(plan_warnings)
         try:
-            row = self._con.execute(span_sql).fetchone()
+            # JSON columns as read (the casts only type them): their validity is one of the checks
+            as_read = [e.removeprefix("CAST(").removesuffix(" AS JSON)") if c.target_type == _JSON else e
+                       for c, e in zip(plan, exprs, strict=True)]
+            found, row = self._validate(path, f"({_part_select(plan, as_read, 0, source)})", "true", [],
+                                        {c.target for c in plan}, span)
         except duckdb.Error as exc:
             raise ParseError(str(path), f"cannot read FOCUS data: {exc}") from exc
-        assert row is not None
         read, lo, hi, dated = int(row[0]), row[1], row[2], int(row[3])
         if any(row[4:]) or dated < read:
             return None  # quirks to normalise, or null starts (compared row by row)
@@ -663,7 +667,7 @@ class BillingStore:
         scratch = self.parts_dir / f".part-{digest}.parquet.tmp"
         shutil.copyfile(path, scratch)
         return self._commit_part(path, "parquet", digest, scratch, part, plan, exprs, "CAST(0 AS UTINYINT)", read,
-                                 plan_warnings)
+                                 [*warnings, *found], validated=True)
 
     def _converted_part(self, path: Path, fmt: str, digest: str, source: str, plan: list[_Column],
                         plan_warnings: list[str], *, typed: bool) -> tuple[int, int, int, int, list[str]] | None:
@@ -704,9 +708,9 @@ class BillingStore:
         return self._commit_part(path, fmt, digest, scratch, part, plan, stored, "_tg_flags", read, plan_warnings)
 
     def _commit_part(self, path: Path, fmt: str, digest: str, scratch: Path, part: Path, plan: list[_Column],
-                     exprs: list[str], flags: str, read: int,
-                     plan_warnings: list[str]) -> tuple[int, int, int, int, list[str]]:
-        """One transaction: move ``scratch`` to ``part``, validate it, roll it up, record the file."""
+                     exprs: list[str], flags: str, read: int, plan_warnings: list[str],
+                     *, validated: bool = False) -> tuple[int, int, int, int, list[str]]:
+        """One transaction: move ``scratch`` to ``part``, validate it (unless done), roll it up, record it."""
         con = self._con
         warnings = list(plan_warnings)
         con.execute("BEGIN TRANSACTION")
@@ -715,7 +719,8 @@ class BillingStore:
             scratch.replace(part)
             select = _part_select(plan, exprs, file_id, _SOURCE, flags)
             relation = f"({select.replace(_SOURCE, _source_sql(part, 'parquet'))})"
-            warnings.extend(self._validate(path, relation, "true", [], {c.target for c in plan}))
+            if not validated:
+                warnings.extend(self._validate(path, relation, "true", [], {c.target for c in plan})[0])
             con.execute(
                 f"INSERT INTO {FILES} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?, ?)",  # noqa: S608
                 [file_id, digest, str(path), fmt, read, read, warnings, part.name, select],
@@ -767,7 +772,7 @@ class BillingStore:
                 raise ParseError(str(path), f"cannot read FOCUS data: {exc}") from exc
             read, lo, hi = self._file_span(file_id)
             dupes = self._drop_duplicates(file_id, lo, hi)
-            warnings.extend(self._validate(path, BASE, "_tg_file = ?", [file_id], {c.target for c in plan}))
+            warnings.extend(self._validate(path, BASE, "_tg_file = ?", [file_id], {c.target for c in plan})[0])
             con.execute(
                 f"INSERT INTO {FILES} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, NULL, NULL)",  # noqa: S608
                 [file_id, digest, str(path), fmt, read, read - dupes, warnings],
@@ -816,8 +821,12 @@ class BillingStore:
         ).fetchone()
         return int(deleted[0]) if deleted else 0
 
-    def _validate(self, path: Path, relation: str, where: str, params: list[Any], present: set[str]) -> list[str]:
-        """Warnings for the FOCUS invariants and quirks of one file's rows (``present``: its columns)."""
+    def _validate(self, path: Path, relation: str, where: str, params: list[Any], present: set[str],
+                  extra: Sequence[str] = ()) -> tuple[list[str], tuple[Any, ...]]:
+        """Warnings for the FOCUS invariants and quirks of one file's rows (``present``: its columns).
+
+        ``extra`` aggregates are computed in the same pass; their values come back after the warnings.
+        """
         con = self._con
         checks: list[tuple[str, str]] = []
         for column in (c for c in NOT_NULL_COLUMNS if c in present):
@@ -846,23 +855,24 @@ class BillingStore:
             (f"count(*) FILTER (WHERE _tg_flags & {_F_NUM_FORMAT} <> 0)",
              "numbers written with currency symbols or thousands separators (read as numbers)"),
             (f"count(*) FILTER (WHERE _tg_flags & {_F_JSON_BAD} <> 0)", "invalid JSON in Tags/JSON columns (dropped)"),
-            ("count(*) FILTER (WHERE Tags IS NOT NULL AND json_type(Tags) <> 'OBJECT')",
-             "Tags that are not a JSON object"),
+            # valid JSON (invalid Tags are flagged and nulled) is an object when it opens with a brace
+            ("count(*) FILTER (WHERE Tags IS NOT NULL AND NOT starts_with(ltrim(CAST(Tags AS VARCHAR), "
+             "' ' || chr(9) || chr(10) || chr(13)), '{'))", "Tags that are not a JSON object"),
         ]
-        sql = ", ".join(expr for expr, _ in checks)
+        sql = ", ".join([*(expr for expr, _ in checks), *extra])
         currencies = ("list(DISTINCT BillingCurrency ORDER BY BillingCurrency) FILTER "
                       "(WHERE BillingCurrency IS NOT NULL)")
-        row = con.execute(f"SELECT {sql}, {currencies} FROM {relation} WHERE {where}", params).fetchone()  # noqa: S608
+        row = con.execute(f"SELECT {currencies}, {sql} FROM {relation} WHERE {where}", params).fetchone()  # noqa: S608
         warnings: list[str] = []
         assert row is not None
-        for (_, message), count in zip(checks, row[:-1], strict=True):
+        for (_, message), count in zip(checks, row[1:len(checks) + 1], strict=True):
             if count:
                 warnings.append(f"{path}: {int(count)} row(s) with {message}")
-        listed = row[-1]
+        listed = row[0]
         if listed and len(listed) > 1:
             warnings.append(f"{path}: several billing currencies ({', '.join(listed)}); each cost cube uses one")
         warnings.extend(self._commitment_balance(path, relation, where, params))
-        return warnings
+        return warnings, tuple(row[len(checks) + 1:])
 
     def _commitment_balance(self, path: Path, relation: str, where: str, params: list[Any]) -> list[str]:
         """Σ BilledCost(Purchase) = Σ EffectiveCost(Usage) per commitment that has both in the file."""
@@ -885,14 +895,14 @@ class BillingStore:
     def _summarise(self, where: str, warnings: list[str], files: tuple[FileIngest, ...]) -> IngestSummary:
         row = self._con.execute(
             f"SELECT count(*), list(DISTINCT {DIMENSIONS['provider']}) FILTER (WHERE {DIMENSIONS['provider']} "  # noqa: S608
-            "IS NOT NULL), list(DISTINCT strftime(BillingPeriodStart, '%Y-%m-%d')) FILTER (WHERE BillingPeriodStart"
+            "IS NOT NULL), list(DISTINCT CAST(BillingPeriodStart AS DATE)) FILTER (WHERE BillingPeriodStart"
             f" IS NOT NULL), min(ChargePeriodStart), max(ChargePeriodEnd) FROM {TABLE} WHERE {where}"
         ).fetchone()
         assert row is not None
         return IngestSummary(
             rows=int(row[0]),
             providers=tuple(sorted(row[1] or [])),
-            billing_periods=tuple(sorted(row[2] or [])),
+            billing_periods=tuple(sorted(d.isoformat() for d in row[2] or [])),
             charge_start=row[3],
             charge_end=row[4],
             warnings=tuple(warnings),
