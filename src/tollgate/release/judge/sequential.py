@@ -34,6 +34,7 @@ fail/pass happened and the effect with its interval at that moment.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -457,32 +458,48 @@ def location_path(
 MAX_REFRESHES = 200
 
 
+@functools.lru_cache(maxsize=64)
+def _refresh_layout(n: int, warmup: int) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Refresh points of the pooled order for ``n`` pairs, where each refresh's members start in the
+    flattened membership list, and for every pair the refresh it is judged against (cached per length)."""
+    step = max(1, math.ceil((n - warmup) / MAX_REFRESHES))
+    pairs = np.arange(warmup, n, step, dtype=np.int64)
+    sizes = 2 * pairs
+    starts = np.cumsum(sizes) - sizes
+    which = np.maximum(np.searchsorted(pairs, np.arange(n), side="right") - 1, 0)
+    for arr in (pairs, starts, which):
+        arr.flags.writeable = False
+    return pairs, starts, which
+
+
 def _pooled_order(b: FloatArray, c: FloatArray, warmup: int) -> tuple[NDArray[np.int64], FloatArray,
-                                                                         NDArray[np.int64]]:
+                                                                         NDArray[np.int64], NDArray[np.int64]]:
     """Running order statistics of the pooled samples of earlier pairs, at each refresh.
 
     Returns the refresh points (pair counts ``j``: the pool holds pairs ``0..j-1``; every pair from
-    ``warmup`` on while there are at most ``MAX_REFRESHES``), the pooled values sorted, and for each
-    refresh the running count of pooled values up to each sorted position. The ``r``-th smallest
-    pooled value at a refresh is ``sorted[argmax(counts >= r)]``. Uses only earlier pairs, so a
-    threshold drawn from it is predictable and the label-swap argument stays exact.
+    ``warmup`` on while there are at most ``MAX_REFRESHES``), the pooled values sorted, and the sorted
+    positions of each refresh's pool members, refresh after refresh, with where each refresh starts in
+    them: the ``r``-th smallest pooled value at refresh ``i`` is ``sorted[members[starts[i] + r - 1]]``.
+    Uses only earlier pairs, so a threshold drawn from it is predictable and the label-swap argument
+    stays exact.
     """
     n = len(b)
     if n <= warmup:
-        return np.zeros(0, np.int64), np.zeros(0), np.zeros((0, 0), np.int64)
-    step = max(1, math.ceil((n - warmup) / MAX_REFRESHES))
-    pairs = np.arange(warmup, n, step, dtype=np.int64)
+        empty = np.zeros(0, np.int64)
+        return empty, np.zeros(0), empty, empty
+    pairs, starts, _ = _refresh_layout(n, warmup)
     values = np.empty(2 * n)
     values[0::2] = b
     values[1::2] = c
-    arrival = np.repeat(np.arange(n, dtype=np.int64), 2)
     order = np.argsort(values, kind="stable")
-    counts: NDArray[np.int64] = np.cumsum(arrival[order][None, :] < pairs[:, None], axis=1, dtype=np.int64)
-    return pairs, values[order], counts
+    arrival = order >> 1  # value i came from pair i // 2
+    members: NDArray[np.int64] = np.nonzero(arrival[None, :] < pairs[:, None])[1]
+    return pairs, values[order], members, starts
 
 
 #: Below this log likelihood ratio the tail tests keep the cheap upper bound instead of the exact value.
 EXACT_FROM_LOG_LR = 1.0
+_LOG2 = math.log(2.0)
 
 
 def _log_mixture_lr_upper(k: FloatArray, total: FloatArray) -> FloatArray:
@@ -495,22 +512,24 @@ def _log_mixture_lr_upper(k: FloatArray, total: FloatArray) -> FloatArray:
     # Counts change rarely (k only when total does): evaluate where total changes, carry forward.
     if len(total) == 0:
         return np.zeros(0)
-    change = np.flatnonzero(np.diff(total, prepend=-1.0) != 0)  # (a drop between flattened rows counts)
+    changed = np.empty(len(total), bool)
+    changed[0] = True  # (a drop between flattened rows counts as a change too)
+    np.not_equal(total[1:], total[:-1], out=changed[1:])
+    change = np.flatnonzero(changed)
     ku, tu = k[change], total[change]
     p_hat = np.where(tu > 0, ku / np.maximum(tu, 1.0), 0.5)
     upper_p = np.maximum(p_hat, 0.5)
-    bound = (tu * math.log(2.0) + special.xlogy(ku, upper_p) + special.xlog1py(tu - ku, -upper_p))
-    unique = bound.copy()
+    bound = (tu * _LOG2 + special.xlogy(ku, upper_p) + special.xlog1py(tu - ku, -upper_p))
     exact = np.flatnonzero(bound >= EXACT_FROM_LOG_LR)
     if len(exact):
         a = ku[exact] + 1.0
         bb = tu[exact] - ku[exact] + 1.0
         tail = special.betaincc(a, bb, 0.5)
         with np.errstate(divide="ignore"):
-            unique[exact] = ((tu[exact] + 1.0) * math.log(2.0) + special.betaln(a, bb)
-                             + np.log(np.maximum(tail, 1e-300)))
-    owner = np.searchsorted(change, np.arange(len(total)), side="right") - 1
-    result: FloatArray = unique[owner]
+            bound[exact] = ((tu[exact] + 1.0) * _LOG2 + special.betaln(a, bb)
+                            + np.log(np.maximum(tail, 1e-300)))
+    owner = np.cumsum(changed) - 1
+    result: FloatArray = bound[owner]
     return result
 
 
@@ -553,6 +572,20 @@ def tail_path(
     return tail_paths(baseline, canary, (spec,), alpha=alpha, warmup=warmup, confidence=confidence)[0]
 
 
+def _tail_ranks(specs: Sequence[TailSpec], size: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Rank (1-based) of each spec's pooled threshold at each refresh, for pools of ``size`` values."""
+    ranks = np.empty((len(specs), len(size)), np.int64)
+    for j, sp in enumerate(specs):
+        if sp.spread:
+            rank = size // 2 + 1
+        elif sp.upper:
+            rank = np.minimum(size, np.ceil(sp.quantile * size).astype(np.int64))
+        else:
+            rank = np.floor((1 - sp.quantile) * size).astype(np.int64) + 1
+        ranks[j] = np.minimum(np.maximum(rank, 1), size)
+    return ranks
+
+
 def tail_paths(
     baseline: FloatArray,
     canary: FloatArray,
@@ -568,55 +601,55 @@ def tail_paths(
         return tuple(TailOutcome(sp.name, Decision.CONTINUE, 0, None, 0, 0, None, 1.0) for sp in specs)
     b = np.asarray(baseline[:n_pairs], dtype=np.float64)
     c = np.asarray(canary[:n_pairs], dtype=np.float64)
-    pairs, sorted_pool, counts = _pooled_order(b, c, warmup)
+    pairs, sorted_pool, members, starts = _pooled_order(b, c, warmup)
     m = len(specs)
-    k = np.zeros((m, n_pairs))
-    total = np.zeros((m, n_pairs))
-    c_exceed = np.zeros(m, np.int64)
-    b_exceed = np.zeros(m, np.int64)
+    c_exceed = b_exceed = np.zeros(m, np.int64)
     if len(pairs):
-        size = 2 * pairs  # pool size at each refresh: every sample of the earlier pairs
-        ranks = []
-        for sp in specs:
-            if sp.spread:
-                rank = size // 2 + 1
-            elif sp.upper:
-                rank = np.minimum(size, np.ceil(sp.quantile * size).astype(np.int64))
-            else:
-                rank = np.floor((1 - sp.quantile) * size).astype(np.int64) + 1
-            ranks.append(np.clip(rank, 1, size))
-        rank_m = np.stack(ranks)  # (m, refreshes)
-        # Position of the rank-th smallest pooled value: counts are nondecreasing along each row.
-        pos = np.stack([np.sum(counts < r[:, None], axis=1) for r in rank_m])
-        h_at = sorted_pool[np.minimum(pos, len(sorted_pool) - 1)]
+        rank_m = _tail_ranks(specs, 2 * pairs)  # pool size at each refresh: every sample of the earlier pairs
+        h_at = sorted_pool[members[starts + rank_m - 1]]  # (m, refreshes)
         # Pair i (0-based) is judged against the pool as of the latest refresh at or before it.
-        idx = np.arange(n_pairs)
-        live = idx >= pairs[0]
-        which = np.maximum(np.searchsorted(pairs, idx, side="right") - 1, 0)
-        h = h_at[:, which]  # (m, n)
-        kinds = np.array([0 if sp.spread else (1 if sp.upper else 2) for sp in specs])[:, None]
-        dist_c, dist_b = np.abs(c - h), np.abs(b - h)
-        a_c = np.where(kinds == 0, dist_c > dist_b, np.where(kinds == 1, c >= h, c <= h)) & live
-        a_b = np.where(kinds == 0, dist_b > dist_c, np.where(kinds == 1, b >= h, b <= h)) & live
-        c_exceed, b_exceed = np.sum(a_c, axis=1), np.sum(a_b, axis=1)
+        h = h_at[:, _refresh_layout(n_pairs, warmup)[2]]  # (m, n)
+        a_c = np.empty((m, n_pairs), bool)
+        a_b = np.empty((m, n_pairs), bool)
+        for j, sp in enumerate(specs):
+            hj = h[j]
+            if sp.spread:
+                dist_c, dist_b = np.abs(c - hj), np.abs(b - hj)
+                np.greater(dist_c, dist_b, out=a_c[j])
+                np.greater(dist_b, dist_c, out=a_b[j])
+            elif sp.upper:
+                np.greater_equal(c, hj, out=a_c[j])
+                np.greater_equal(b, hj, out=a_b[j])
+            else:
+                np.less_equal(c, hj, out=a_c[j])
+                np.less_equal(b, hj, out=a_b[j])
+        a_c[:, : pairs[0]] = False  # pairs before the first refresh are not judged
+        a_b[:, : pairs[0]] = False
+        c_exceed, b_exceed = a_c.sum(axis=1), a_b.sum(axis=1)
         differ = a_c != a_b
-        total = np.cumsum(differ, axis=1).astype(np.float64)
-        k = np.cumsum(differ & a_c, axis=1).astype(np.float64)
-    log_lr = _log_mixture_lr_upper(k.ravel(), total.ravel()).reshape(m, n_pairs) if n_pairs else k
-    threshold = math.log(1.0 / alpha)
-    fails = [_first(log_lr[j] >= threshold, 1) for j in range(m)]
-    ats = [f if f is not None else n_pairs for f in fails]
-    kd = np.array([k[j, at - 1] for j, at in enumerate(ats)])
-    td = np.array([total[j, at - 1] for j, at in enumerate(ats)])
+        total = differ.cumsum(axis=1, dtype=np.float64)
+        k = (differ & a_c).cumsum(axis=1, dtype=np.float64)
+    else:
+        k = np.zeros((m, n_pairs))
+        total = np.zeros((m, n_pairs))
+    log_lr = _log_mixture_lr_upper(k.ravel(), total.ravel()).reshape(m, n_pairs)
+    hit = log_lr >= math.log(1.0 / alpha)
+    first = hit.argmax(axis=1)
+    failed = hit[np.arange(m), first]
+    ats = np.where(failed, first + 1, n_pairs)
+    kd = k[np.arange(m), ats - 1]
+    td = total[np.arange(m), ats - 1]
     los, his = beta_binomial_intervals(kd, td, 1.0 - confidence)
+    evidence = np.exp(np.minimum(log_lr.max(axis=1), 700.0))
     out = []
     for j, sp in enumerate(specs):
-        fail_at, at = fails[j], ats[j]
+        at = int(ats[j])
+        fail_at = at if failed[j] else None
         effect = None
         if td[j] > 0:
-            estimate = (kd[j] + 0.5) / (td[j] - kd[j] + 0.5)  # continuity-corrected: finite with no baseline exceedance
-            effect = Effect("exceedance_ratio", float(estimate), _ratio(float(los[j])), _ratio(float(his[j])),
-                            confidence)
+            kj, tj = float(kd[j]), float(td[j])
+            estimate = (kj + 0.5) / (tj - kj + 0.5)  # continuity-corrected: finite with no baseline exceedance
+            effect = Effect("exceedance_ratio", estimate, _ratio(float(los[j])), _ratio(float(his[j])), confidence)
         out.append(TailOutcome(
             sp.name,
             Decision.FAIL if fail_at is not None else Decision.CONTINUE,
@@ -625,7 +658,7 @@ def tail_paths(
             int(c_exceed[j]),
             int(b_exceed[j]),
             effect,
-            float(math.exp(min(float(np.max(log_lr[j])), 700.0))),
+            float(evidence[j]),
             log_lr[j],
         ))
     return tuple(out)
@@ -644,6 +677,16 @@ def _log_lr_point(k: FloatArray | float, total: FloatArray | float, p: FloatArra
     return result
 
 
+_EPS = 1e-12
+#: The coarse grid of p for the intervals, its logs (as scipy's xlogy/xlog1py take them), the fine steps.
+_GRID = np.linspace(_EPS, 1 - _EPS, 401)
+_LOG_GRID = special.xlogy(1.0, _GRID)
+_LOG1M_GRID = special.xlog1py(1.0, -_GRID)
+_STEPS = np.linspace(0.0, 1.0, 201)
+for _arr in (_GRID, _LOG_GRID, _LOG1M_GRID, _STEPS):
+    _arr.flags.writeable = False
+
+
 def beta_binomial_intervals(k: FloatArray, total: FloatArray, alpha: float) -> tuple[FloatArray, FloatArray]:
     """:func:`beta_binomial_interval` for many ``(k, total)`` at once (rows with ``total <= 0`` give 0..1).
 
@@ -657,36 +700,36 @@ def beta_binomial_intervals(k: FloatArray, total: FloatArray, alpha: float) -> t
     rows = np.flatnonzero(total > 0)
     if len(rows) == 0:
         return lo, hi
-    kr, tr = k[rows, None], total[rows, None]
-    p_hat = np.clip(kr / tr, 0.0, 1.0)
+    kr, tr = k[rows], total[rows]
+    fr = tr - kr
+    p_hat = np.minimum(np.maximum(kr / tr, 0.0), 1.0)
+    base = special.betaln(kr + 1.0, fr + 1.0)[:, None]
+    kc, fc = kr[:, None], fr[:, None]
     threshold = math.log(1.0 / alpha)
-    eps = 1e-12
-    grid = np.linspace(eps, 1 - eps, 401)[None, :]
-    inside = _log_lr_point(kr, tr, grid) < threshold
+    last_i = len(_GRID) - 1
+    inside = base - (kc * _LOG_GRID + fc * _LOG1M_GRID) < threshold
     anywhere = inside.any(axis=1)
-    centre = np.clip(np.searchsorted(grid[0], p_hat[:, 0]), 0, grid.shape[1] - 1)
-    first = np.where(anywhere, np.argmax(inside, axis=1), centre)
-    last = np.where(anywhere, grid.shape[1] - 1 - np.argmax(inside[:, ::-1], axis=1), centre)
-    steps = np.linspace(0.0, 1.0, 201)[None, :]
+    centre = np.minimum(np.searchsorted(_GRID, p_hat), last_i)
+    first = np.where(anywhere, inside.argmax(axis=1), centre)
+    last = np.where(anywhere, last_i - inside[:, ::-1].argmax(axis=1), centre)
+    at = np.arange(len(rows))
     # Lower end: between the last excluded coarse point and p_hat.
-    a = grid[0, np.maximum(first - 1, 0)][:, None]
-    fine = a + (np.minimum(p_hat, grid[0, first][:, None]) - a) * steps
-    fine = np.maximum(fine, eps)
-    ok = _log_lr_point(kr, tr, fine) < threshold
+    a = _GRID[np.maximum(first - 1, 0)]
+    fine = a[:, None] + (np.minimum(p_hat, _GRID[first]) - a)[:, None] * _STEPS
+    np.maximum(fine, _EPS, out=fine)
+    ok = base - (special.xlogy(kc, fine) + special.xlog1py(fc, -fine)) < threshold
     # The outer neighbour of each crossing, so the interval errs on the wide side.
-    lower = np.where(ok.any(axis=1), fine[np.arange(len(rows)), np.maximum(np.argmax(ok, axis=1) - 1, 0)],
-                     p_hat[:, 0])
-    lower = np.where((first == 0) & anywhere, 0.0, lower)
+    lower = np.where(ok.any(axis=1), fine[at, np.maximum(ok.argmax(axis=1) - 1, 0)], p_hat)
+    lower[(first == 0) & anywhere] = 0.0
     # Upper end: between p_hat and the first excluded coarse point after the included set.
-    z = grid[0, np.minimum(last + 1, grid.shape[1] - 1)][:, None]
-    start_hi = np.maximum(p_hat, grid[0, last][:, None])
-    fine = start_hi + (z - start_hi) * steps
-    fine = np.minimum(fine, 1 - eps)
-    ok = _log_lr_point(kr, tr, fine) < threshold
-    last_ok = fine.shape[1] - 1 - np.argmax(ok[:, ::-1], axis=1)
-    upper = np.where(ok.any(axis=1), fine[np.arange(len(rows)), np.minimum(last_ok + 1, fine.shape[1] - 1)],
-                     p_hat[:, 0])
-    upper = np.where((last == grid.shape[1] - 1) & anywhere, 1.0, upper)
+    z = _GRID[np.minimum(last + 1, last_i)]
+    start_hi = np.maximum(p_hat, _GRID[last])
+    fine = start_hi[:, None] + (z - start_hi)[:, None] * _STEPS
+    np.minimum(fine, 1 - _EPS, out=fine)
+    ok = base - (special.xlogy(kc, fine) + special.xlog1py(fc, -fine)) < threshold
+    last_ok = _STEPS.size - 1 - ok[:, ::-1].argmax(axis=1)
+    upper = np.where(ok.any(axis=1), fine[at, np.minimum(last_ok + 1, _STEPS.size - 1)], p_hat)
+    upper[(last == last_i) & anywhere] = 1.0
     lo[rows] = lower
     hi[rows] = upper
     return lo, hi
