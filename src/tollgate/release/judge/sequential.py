@@ -146,9 +146,21 @@ def _directions(direction: Direction) -> tuple[bool, bool]:
     return direction in ("increase", "either"), direction in ("decrease", "either")
 
 
-def _running_moments(x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, float]:
-    """Running mean (centred on ``x[0]``), variance and AR(1) variance inflation of ``x``; and the centre."""
-    n = np.arange(1, len(x) + 1, dtype=np.float64)
+@functools.lru_cache(maxsize=64)
+def _counting(n: int) -> FloatArray:
+    """1.0, 2.0, ..., n (read-only, cached per length)."""
+    counts = np.arange(1, n + 1, dtype=np.float64)
+    counts.flags.writeable = False
+    return counts
+
+
+def _running_moments(x: FloatArray, n: FloatArray | None = None) -> tuple[FloatArray, FloatArray, FloatArray, float]:
+    """Running mean (centred on ``x[0]``), variance and AR(1) variance inflation of ``x``; and the centre.
+
+    ``n`` is ``1..len(x)`` if the caller has it.
+    """
+    if n is None:
+        n = _counting(len(x))
     shift = float(x[0])
     dc = x - shift  # centred on the first value to keep precision for large values
     s1 = np.cumsum(dc)
@@ -157,12 +169,15 @@ def _running_moments(x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray,
     with np.errstate(invalid="ignore", divide="ignore"):
         var = np.maximum(s2 - n * mean_c * mean_c, 0.0) / np.maximum(n - 1.0, 1.0)
         # Lag-1 autocorrelation of x around the running mean.
-        lag = np.concatenate(([0.0], np.cumsum(dc[1:] * dc[:-1])))
-        prev_sum = np.concatenate(([0.0], np.cumsum(dc[:-1])))  # sum of x_1..x_{t-1}
+        lag = np.zeros(len(x))
+        np.cumsum(dc[1:] * dc[:-1], out=lag[1:])
+        prev_sum = np.zeros(len(x))  # sum of x_1..x_{t-1}
+        prev_sum[1:] = s1[:-1]
         next_sum = s1 - dc[0]  # sum of x_2..x_t
-        cross = lag - mean_c * (prev_sum + next_sum) + (n - 1.0) * mean_c * mean_c
-        r1 = np.where(var > 0, cross / np.maximum(var * (n - 1.0), 1e-300), 0.0)
-    r1 = np.clip(np.nan_to_num(r1), 0.0, 0.9)
+        n1 = n - 1.0
+        cross = lag - mean_c * (prev_sum + next_sum) + n1 * mean_c * mean_c
+        r1 = np.where(var > 0, cross / np.maximum(var * n1, 1e-300), 0.0)
+    r1 = np.minimum(np.fmax(r1, 0.0), 0.9)  # NaN counts as 0
     inflation: FloatArray = (1.0 + r1) / (1.0 - r1)
     return mean_c, var, inflation, shift
 
@@ -174,8 +189,8 @@ def t_mixture_log_bf(x: FloatArray, g: float = DEFAULT_MIXTURE_G) -> tuple[Float
     size ``n`` and ``ν = n - 1``; ``-inf`` where the variance is still zero or fewer than two samples.
     Under a zero mean the chance that it ever exceeds ``log(1/alpha)`` is at most ``alpha`` (either sign).
     """
-    n = np.arange(1, len(x) + 1, dtype=np.float64)
-    mean_c, var, inflation, centre = _running_moments(x)
+    n = _counting(len(x))
+    mean_c, var, inflation, centre = _running_moments(x, n)
     mean: FloatArray = mean_c + centre
     n_eff = n / inflation
     nu = np.maximum(n_eff - 1.0, 1e-9)
@@ -188,6 +203,21 @@ def t_mixture_log_bf(x: FloatArray, g: float = DEFAULT_MIXTURE_G) -> tuple[Float
     return result, mean
 
 
+@functools.lru_cache(maxsize=64)
+def _scale_layout(n: int, warmup: int) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Refresh points of the predictable scale, where each prefix starts in the flattened membership
+    list, and how many pairs each refreshed value covers (cached per length)."""
+    points = [warmup]
+    while points[-1] < n:
+        points.append(points[-1] + max(SCALE_WARMUP, points[-1] // 20))
+    js = np.asarray(points[:-1], dtype=np.int64)
+    starts = np.cumsum(js) - js
+    spans = np.diff(np.asarray([*points[:-1], n], dtype=np.int64))
+    for arr in (js, starts, spans):
+        arr.flags.writeable = False
+    return js, starts, spans
+
+
 def _predictable_scale(d: FloatArray, warmup: int = SCALE_WARMUP) -> FloatArray:
     """Robust scale of ``d`` from earlier pairs only: median |d| / 0.6745, refreshed every few pairs.
 
@@ -197,22 +227,18 @@ def _predictable_scale(d: FloatArray, warmup: int = SCALE_WARMUP) -> FloatArray:
     scale = np.full(n, np.nan)
     if n <= warmup:
         return scale
-    points = [warmup]
-    while points[-1] < n:
-        points.append(points[-1] + max(SCALE_WARMUP, points[-1] // 20))
-    js = np.asarray(points[:-1], dtype=np.int64)
-    # Lower median of |d| over each prefix d[:j], from one sort (as in _pooled_order).
+    js, starts, spans = _scale_layout(n, warmup)
+    # Lower median of |d| over each prefix d[:j], from one sort (as in _pooled_order): the sorted
+    # positions of each prefix's members, prefix after prefix.
     mags = np.abs(d)
     order = np.argsort(mags, kind="stable")
-    counts = np.cumsum(order[None, :] < js[:, None], axis=1)
-    pos = np.sum(counts < ((js + 1) // 2)[:, None], axis=1)
-    med = mags[order][np.minimum(pos, n - 1)] / 0.6745
+    members = np.nonzero(order[None, :] < js[:, None])[1]
+    med = mags[order[members[starts + (js + 1) // 2 - 1]]] / 0.6745
     csum = np.cumsum(d * d)
     rms = np.sqrt(csum[js - 1] / js)
     s = np.where(med > 0, med, rms)
     s = np.where(s > 0, s, np.nan)
-    for j0, j1, value in zip(js, [*js[1:], n], s, strict=True):
-        scale[j0:j1] = value
+    scale[warmup:] = np.repeat(s, spans)
     return scale
 
 
@@ -236,28 +262,42 @@ class ShiftTest:
     log_e: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False, compare=False)
 
 
-def _shift_scores(name: str, b: FloatArray, c: FloatArray, margin: float, side: str, ref: FloatArray
-                  ) -> FloatArray | None:
-    """Per-pair scores whose mean is 0 under "shift equals the margin": positive means canary worse."""
+def _percentile_5(x: FloatArray) -> float:
+    """``np.percentile(x, 5)`` (linear interpolation, numpy's arithmetic) of a short nonempty array."""
+    ordered = np.sort(x)
+    virtual = (len(ordered) - 1) * 0.05
+    i = math.floor(virtual)
+    t = virtual - i
+    a, b = float(ordered[i]), float(ordered[min(i + 1, len(ordered) - 1)])
+    diff = b - a
+    return b - diff * (1.0 - t) if t >= 0.5 else a + diff * t
+
+
+def _log_offset(b: FloatArray, c: FloatArray) -> float | None:
+    """ε of the ``log`` scores (5th percentile of the positive early samples); None if they do not apply."""
+    if (b < 0).any() or (c < 0).any():
+        return None
+    head = np.concatenate([b[: 2 * SCALE_WARMUP], c[: 2 * SCALE_WARMUP]])
+    positive = head[head > 0]
+    if len(positive) == 0:
+        return None
+    return _percentile_5(positive)
+
+
+def _side_scores(b: FloatArray, c: FloatArray, margin: float, side: str, ref: FloatArray, eps: float | None
+                 ) -> list[tuple[str, FloatArray]]:
+    """Per-pair scores of each robust test (in ``ROBUST_TESTS`` order) whose mean is 0 under "shift
+    equals the margin": positive means canary worse."""
     sign = 1.0 if side == "high" else -1.0
-    if name == "log":
-        if np.any(b < 0) or np.any(c < 0) or (side == "low" and margin >= 1.0):
-            return None
-        head = np.concatenate([b[: 2 * SCALE_WARMUP], c[: 2 * SCALE_WARMUP]])
-        positive = head[head > 0]
-        if len(positive) == 0:
-            return None
-        eps = float(np.percentile(positive, 5))
-        bound = math.log1p(margin) if side == "high" else math.log1p(-margin)
-        scores: FloatArray = np.log(c + eps) - np.log(b + eps) - bound
-        return scores
     d = c - b - sign * margin * ref
-    if name == "sign":
-        return np.sign(d)
     scale = _predictable_scale(d)
     with np.errstate(invalid="ignore", divide="ignore"):
-        huber: FloatArray = np.where(np.isfinite(scale), np.clip(d / scale, -HUBER_K, HUBER_K), np.nan)
-    return huber
+        huber: FloatArray = np.minimum(np.maximum(d / scale, -HUBER_K), HUBER_K)  # NaN (no scale yet) stays
+    out = [("huber", huber), ("sign", np.sign(d))]
+    if eps is not None and not (side == "low" and margin >= 1.0):
+        bound = math.log1p(margin) if side == "high" else math.log1p(-margin)
+        out.append(("log", np.log(c + eps) - np.log(b + eps) - bound))
+    return out
 
 
 def shift_tests(
@@ -285,44 +325,73 @@ def shift_tests(
     ``ref`` is the running mean of |baseline|, so margins are fractions of the baseline level.
     """
     n_pairs = min(len(baseline), len(canary))
-    b = baseline[:n_pairs]
-    c = canary[:n_pairs]
     if n_pairs < 2:
         return ()
+    b = baseline[:n_pairs]
+    running_ref = np.abs(np.cumsum(b) / _counting(n_pairs))
+    return _shift_tests(b, canary[:n_pairs], running_ref, alpha=alpha, direction=direction,
+                        fail_increase=fail_increase, fail_decrease=fail_decrease, min_samples=min_samples, g=g)
+
+
+def _shift_tests(
+    b: FloatArray,
+    c: FloatArray,
+    running_ref: FloatArray,
+    *,
+    alpha: float,
+    direction: Direction,
+    fail_increase: float,
+    fail_decrease: float,
+    min_samples: int,
+    g: float,
+) -> tuple[ShiftTest, ...]:
+    """:func:`shift_tests` of aligned pairs (at least two) with the running mean of |baseline| given."""
+    n_pairs = len(b)
     up, down = _directions(direction)
     sides = [s for s, on in (("high", up), ("low", down)) if on]
-    a = alpha / (len(ROBUST_TESTS) * len(sides))
-    threshold = math.log(1.0 / a)
-    n = np.arange(1, n_pairs + 1, dtype=np.float64)
-    ref = np.abs(np.cumsum(b) / n)
-    ref = np.concatenate(([ref[0]], ref[:-1]))  # earlier pairs only
+    threshold = math.log(1.0 / (alpha / (len(ROBUST_TESTS) * len(sides))))
+    ref = np.empty(n_pairs)
+    ref[0] = running_ref[0]
+    ref[1:] = running_ref[:-1]  # earlier pairs only
+    eps = _log_offset(b, c)
     # With equal margins both sides share one score row (the Bayes factor is two-sided).
     shared = len(sides) == 2 and fail_increase == fail_decrease == 0.0
-    rows: list[tuple[str, tuple[str, ...], FloatArray]] = []
+    names: list[str] = []
+    scores: list[FloatArray] = []
+    out_row: list[int] = []
+    out_side: list[str] = []
     for side in sides[:1] if shared else sides:
         margin = fail_increase if side == "high" else fail_decrease
-        for name in ROBUST_TESTS:
-            scores = _shift_scores(name, b, c, margin, side, ref)
-            if scores is not None:
-                rows.append((name, tuple(sides) if shared else (side,), scores))
-    if not rows:
-        return ()
-    log_bf, mean = t_mixture_log_bf_rows(np.stack([r[2] for r in rows]), g)
-    out: list[ShiftTest] = []
-    for (name, row_sides, scores), lbf, mu in zip(rows, log_bf, mean, strict=True):
-        for side in row_sides:
-            sign = 1.0 if side == "high" else -1.0
-            leaning = sign * mu > 0
-            log_e = np.where(leaning, np.maximum(lbf, 0.0), 0.0)
-            hits = np.flatnonzero((lbf >= threshold) & leaning & (n >= min_samples))
-            fail_at = int(hits[0]) + 1 if len(hits) else None
-            upto = fail_at if fail_at is not None else n_pairs
-            dd = sign * scores[:upto]
-            top = float(log_e[fail_at - 1]) if fail_at is not None else float(np.max(log_e))
-            out.append(ShiftTest(name, "high" if side == "high" else "low", fail_at,
-                                 float(math.exp(min(top, 700.0))), int(np.sum(dd > 0)), int(np.sum(dd < 0)),
-                                 log_e))
-    return tuple(out)
+        for name, row in _side_scores(b, c, margin, side, ref, eps):
+            for row_side in sides if shared else (side,):
+                out_row.append(len(names))
+                out_side.append(row_side)
+            names.append(name)
+            scores.append(row)
+    rows = np.stack(scores)
+    log_bf, mean = t_mixture_log_bf_rows(rows, g)
+    # One line per (row, side) reported: the failing direction's evidence and counts.
+    sel = np.asarray(out_row)
+    signs = np.asarray([1.0 if s == "high" else -1.0 for s in out_side])[:, None]
+    lbf = log_bf[sel]
+    leaning = signs * mean[sel] > 0
+    log_e = np.where(leaning, np.maximum(lbf, 0.0), 0.0)
+    hits = (lbf >= threshold) & leaning
+    hits[:, : max(min_samples, 1) - 1] = False
+    at = np.arange(len(sel))
+    first = hits.argmax(axis=1)
+    failed = hits[at, first]
+    upto = np.where(failed, first + 1, n_pairs)
+    top = np.where(failed, log_e[at, first], log_e.max(axis=1))
+    dd = signs * rows[sel]
+    before = np.arange(n_pairs)[None, :] < upto[:, None]
+    above = ((dd > 0) & before).sum(axis=1)
+    below = ((dd < 0) & before).sum(axis=1)
+    return tuple(
+        ShiftTest(names[r], "high" if s == "high" else "low", int(upto[j]) if failed[j] else None,
+                  math.exp(min(float(top[j]), 700.0)), int(above[j]), int(below[j]), log_e[j])
+        for j, (r, s) in enumerate(zip(out_row, out_side, strict=True))
+    )
 
 
 def t_mixture_log_bf_rows(x: FloatArray, g: float = DEFAULT_MIXTURE_G) -> tuple[FloatArray, FloatArray]:
@@ -333,17 +402,19 @@ def t_mixture_log_bf_rows(x: FloatArray, g: float = DEFAULT_MIXTURE_G) -> tuple[
     """
     valid = np.isfinite(x)
     xv = np.where(valid, x, 0.0)
-    cnt = np.cumsum(valid, axis=1).astype(np.float64)
+    cnt = valid.cumsum(axis=1, dtype=np.float64)
     s1 = np.cumsum(xv, axis=1)
     s2 = np.cumsum(xv * xv, axis=1)
-    first = xv[np.arange(len(x)), np.argmax(valid, axis=1)][:, None]
+    first = xv[np.arange(len(x)), valid.argmax(axis=1)][:, None]
+    lag = np.zeros(x.shape)
+    np.cumsum(xv[:, 1:] * xv[:, :-1], axis=1, out=lag[:, 1:])
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         mean = s1 / cnt
-        var = np.maximum(s2 - cnt * mean * mean, 0.0) / np.maximum(cnt - 1.0, 1.0)
-        lag = np.concatenate((np.zeros((len(x), 1)), np.cumsum(xv[:, 1:] * xv[:, :-1], axis=1)), axis=1)
-        cross = lag - mean * ((s1 - xv) + (s1 - first)) + (cnt - 1.0) * mean * mean
-        r1 = np.where(var > 0, cross / np.maximum(var * (cnt - 1.0), 1e-300), 0.0)
-        r1 = np.clip(np.nan_to_num(r1), 0.0, 0.9)
+        cnt1 = cnt - 1.0
+        var = np.maximum(s2 - cnt * mean * mean, 0.0) / np.maximum(cnt1, 1.0)
+        cross = lag - mean * ((s1 - xv) + (s1 - first)) + cnt1 * mean * mean
+        r1 = np.where(var > 0, cross / np.maximum(var * cnt1, 1e-300), 0.0)
+        r1 = np.minimum(np.fmax(r1, 0.0), 0.9)  # NaN counts as 0
         inflation = (1.0 + r1) / (1.0 - r1)
         n_eff = cnt / inflation
         nu = np.maximum(n_eff - 1.0, 1e-9)
@@ -352,7 +423,7 @@ def t_mixture_log_bf_rows(x: FloatArray, g: float = DEFAULT_MIXTURE_G) -> tuple[
         log_bf = -0.5 * np.log(big) + 0.5 * (nu + 1.0) * (np.log1p(t2 / nu) - np.log1p(t2 / (nu * big)))
     ok = (var > 0) & (n_eff >= 2) & np.isfinite(log_bf) & valid
     result: FloatArray = np.where(ok, log_bf, -np.inf)
-    mean_out: FloatArray = np.where(valid, np.nan_to_num(mean), 0.0)
+    mean_out: FloatArray = np.where(valid, mean, 0.0)  # finite wherever valid (bounded scores)
     return result, mean_out
 
 
@@ -388,26 +459,27 @@ def location_path(
     d = canary[:n_pairs] - b
     if n_pairs < 2:
         return SequentialOutcome(Decision.CONTINUE, n_pairs, None, None, None)
-    n = np.arange(1, n_pairs + 1, dtype=np.float64)
-    mean_c, var, inflation, shift = _running_moments(d)
+    n = _counting(n_pairs)
+    mean_c, var, inflation, shift = _running_moments(d, n)
     n_eff = n / inflation
     crit = t_mixture_critical(n_eff, alpha, g)
     with np.errstate(invalid="ignore"):
         radius = crit * np.sqrt(var * inflation / n)
     radius = np.where(var > 0, radius, np.inf)
     mean = mean_c + shift
-    lower = np.maximum.accumulate(np.nan_to_num(mean - radius, nan=-np.inf, neginf=-np.inf))
-    upper = np.minimum.accumulate(np.nan_to_num(mean + radius, nan=np.inf, posinf=np.inf))
+    low_end, high_end = mean - radius, mean + radius
+    lower = np.maximum.accumulate(np.where(np.isnan(low_end), -np.inf, low_end))
+    upper = np.minimum.accumulate(np.where(np.isnan(high_end), np.inf, high_end))
 
-    ref = np.abs(np.cumsum(b) / n)
+    running_ref = np.abs(np.cumsum(b) / n)
     pooled_sd = np.sqrt(var)
-    ref = np.where(ref > 0, ref, np.where(pooled_sd > 0, pooled_sd, 1.0))
+    ref = np.where(running_ref > 0, running_ref, np.where(pooled_sd > 0, pooled_sd, 1.0))
 
     up, down = _directions(direction)
     # Failing is the robust tests' job (alpha/2: the failing half of the two-sided budget); the
     # t-mixture interval of the raw mean gives the pass and the reported effect.
-    tests = shift_tests(b, canary[:n_pairs], alpha=alpha / 2.0, direction=direction,
-                        fail_increase=fail_increase, fail_decrease=fail_decrease, min_samples=min_samples, g=g)
+    tests = _shift_tests(b, canary[:n_pairs], running_ref, alpha=alpha / 2.0, direction=direction,
+                         fail_increase=fail_increase, fail_decrease=fail_decrease, min_samples=min_samples, g=g)
     ok = np.ones(n_pairs, bool)
     if up:
         ok &= upper < max(pass_margin, fail_increase) * ref
