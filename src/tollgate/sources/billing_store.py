@@ -75,7 +75,8 @@ BASE = "focus_base"  # rows read through conversions (CSV, quirky Parquet, memor
 FILES = "focus_files"
 ROLLUP = "focus_daily"  # daily cost per file, currency and ROLLUP_DIMS, kept at ingest
 #: Cube dimensions the daily rollup carries; a daily cube over these (and filters on them) never reads rows.
-ROLLUP_DIMS: tuple[str, ...] = DEFAULT_DIMS
+#: The tags are those ``tollgate cost anomalies`` drills into by default (``app``, ``application``).
+ROLLUP_DIMS: tuple[str, ...] = (*DEFAULT_DIMS, "tag:app", "tag:application")
 
 _TS, _NUM, _JSON, _STR = "TIMESTAMP", "DOUBLE", "JSON", "VARCHAR"
 
@@ -268,6 +269,13 @@ def _part_exprs(plan: Sequence[_Column]) -> list[str] | None:
     return exprs
 
 
+def _uncast_json(plan: Sequence[_Column], exprs: Sequence[str]) -> list[str]:
+    """``exprs`` with the JSON casts of :func:`_part_exprs` left out (text that JSON functions read as well)."""
+    return [e.removeprefix("CAST(").removesuffix(" AS JSON)")
+            if c.target_type == _JSON and c.source_type.upper() == "VARCHAR" else e
+            for c, e in zip(plan, exprs, strict=True)]
+
+
 def _part_checks(plan: Sequence[_Column]) -> list[str]:
     """Aggregates over :func:`_part_select` counting rows the table path would change (invalid JSON, casing)."""
     checks: list[str] = []
@@ -295,6 +303,18 @@ def _part_select(plan: Sequence[_Column], exprs: Sequence[str], file_id: int, so
             f"hash({', '.join(exprs)}) AS _tg_key, {flags} AS _tg_flags FROM {source}")
 
 
+def _dimension_sql(dim: str) -> str:
+    """SQL of a named dimension or ``tag:<key>`` (see :meth:`BillingStore.dimension_sql` for x_ columns)."""
+    if dim in DIMENSIONS:
+        return DIMENSIONS[dim]
+    return f"json_extract_string(Tags, {_tag_path(dim[4:])})"
+
+
+def _tag_path(key: str) -> str:
+    """JSONPath literal of one tag key (quoted, so dots and spaces in keys are literal)."""
+    return _lit("$." + chr(34) + key.replace("\\", "\\\\").replace('"', '\\"') + chr(34))
+
+
 def _rollup_insert(relation: str, where: str) -> str:
     """INSERT of the daily rollup rows of ``relation`` rows matching ``where`` (see :meth:`BillingStore.cube`).
 
@@ -304,8 +324,13 @@ def _rollup_insert(relation: str, where: str) -> str:
     at a midnight leaves it out exactly as the row query does.
     """
     day = "INTERVAL 1 DAY"
-    dims = ", ".join(f"{DIMENSIONS[d]} AS k{i}" for i, d in enumerate(ROLLUP_DIMS))
-    names = ", ".join(f"k{i}" for i in range(len(ROLLUP_DIMS)))
+    # every tag key from one parse of Tags
+    tags = [d for d in ROLLUP_DIMS if d.startswith("tag:")]
+    paths = ", ".join(_tag_path(d[4:]) for d in tags)
+    dims = ", ".join(f"_tags[{tags.index(d) + 1}] AS {q(d)}" if d in tags else f"{_dimension_sql(d)} AS {q(d)}"
+                     for d in ROLLUP_DIMS)
+    source = f"(SELECT *, json_extract_string(Tags, [{paths}]) AS _tags FROM {relation})" if tags else relation  # noqa: S608
+    names = ", ".join(q(d) for d in ROLLUP_DIMS)
     metrics = [q(m) for m in COST_COLUMNS]
     plain = ", ".join(metrics)
     shared = ", ".join(f"{m} * epoch(least(e, b + {day}) - greatest(s, b)) / epoch(e - s) AS {m}" for m in metrics)
@@ -321,7 +346,7 @@ def _rollup_insert(relation: str, where: str) -> str:
                         THEN date_trunc('day', coalesce(ChargePeriodEnd, ChargePeriodStart) - INTERVAL 1 MICROSECOND)
                    END AS zb,
                    BillingCurrency AS cur, {dims}, {loaded}
-            FROM {relation} WHERE {where}
+            FROM {source} WHERE {where}
         ),
         spread AS (
             SELECT f, b0 AS b, zb, cur, {names}, {plain}, 1 AS n FROM base WHERE s IS NULL OR e <= b0 + {day}
@@ -400,8 +425,10 @@ class BillingStore:
         else:
             if not self._has_table(BASE) and self._has_table(TABLE):  # written before parts and the rollup
                 self._base = TABLE
-            self._has_rollup = self._has_table(ROLLUP)
+            self._has_rollup = self._rollup_current()
         self._refresh_view()
+        if not read_only and not self._rollup_current():
+            self._build_rollup()
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -441,13 +468,29 @@ class BillingStore:
         )
         con.execute(f"ALTER TABLE {FILES} ADD COLUMN IF NOT EXISTS part VARCHAR")
         con.execute(f"ALTER TABLE {FILES} ADD COLUMN IF NOT EXISTS part_sql VARCHAR")
-        if not self._has_table(ROLLUP):  # new store, or one written before the rollup: built from its rows
-            dims = ", ".join(f"k{i} VARCHAR" for i in range(len(ROLLUP_DIMS)))
-            con.execute("BEGIN TRANSACTION")
+
+    def _rollup_current(self) -> bool:
+        """Whether the rollup table exists with the columns of this version (ROLLUP_DIMS)."""
+        rows = self._con.execute("SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+                                 "AND schema_name = 'main' AND table_name = ?", [ROLLUP]).fetchall()
+        expected = {"f", "b", "zb", "cur", *ROLLUP_DIMS, *COST_COLUMNS, "n"}
+        return {str(r[0]) for r in rows} == expected
+
+    def _build_rollup(self) -> None:
+        """(Re)build the rollup from every stored row: a new store, or one from before it or its columns."""
+        con = self._con
+        dims = ", ".join(f"{q(d)} VARCHAR" for d in ROLLUP_DIMS)
+        metrics = ", ".join(f"{q(m)} DOUBLE" for m in COST_COLUMNS)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(f"DROP TABLE IF EXISTS {ROLLUP}")
             con.execute(f"CREATE TABLE {ROLLUP} (f INTEGER NOT NULL, b TIMESTAMP, zb TIMESTAMP, cur VARCHAR, "
-                        f"{dims}, effective DOUBLE, billed DOUBLE, list DOUBLE, contracted DOUBLE, n BIGINT)")
-            con.execute(_rollup_insert(BASE, "true"))
+                        f"{dims}, {metrics}, n BIGINT)")
+            con.execute(_rollup_insert(TABLE, "true"))
             con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
 
     def _refresh_view(self) -> None:
         """(Re)define the temp view ``focus_rows``: the base table and every Parquet part, by column name.
@@ -650,9 +693,8 @@ class BillingStore:
         warnings = list(plan_warnings)
         try:
             # JSON columns as read (the casts only type them): their validity is one of the checks
-            as_read = [e.removeprefix("CAST(").removesuffix(" AS JSON)") if c.target_type == _JSON else e
-                       for c, e in zip(plan, exprs, strict=True)]
-            found, row = self._validate(path, f"({_part_select(plan, as_read, 0, source)})", "true", [],
+            found, row = self._validate(path, f"({_part_select(plan, _uncast_json(plan, exprs), 0, source)})",
+                                        "true", [],
                                         {c.target for c in plan}, span)
         except duckdb.Error as exc:
             raise ParseError(str(path), f"cannot read FOCUS data: {exc}") from exc
@@ -725,8 +767,9 @@ class BillingStore:
                 f"INSERT INTO {FILES} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?, ?)",  # noqa: S608
                 [file_id, digest, str(path), fmt, read, read, warnings, part.name, select],
             )
-            if self._has_rollup:
-                con.execute(_rollup_insert(relation, "true"))
+            if self._has_rollup:  # tags read as text: a JSON cast would parse every value once more
+                plain = _part_select(plan, _uncast_json(plan, exprs), file_id, _source_sql(part, "parquet"), flags)
+                con.execute(_rollup_insert(f"({plain})", "true"))
             self._refresh_view()
             con.execute("COMMIT")
         except BaseException:
@@ -926,11 +969,8 @@ class BillingStore:
 
     def dimension_sql(self, dim: str) -> str:
         """SQL expression of a cube dimension (raises InputError naming an unknown one)."""
-        if dim in DIMENSIONS:
-            return DIMENSIONS[dim]
-        if dim.startswith("tag:") and len(dim) > 4:
-            key = dim[4:].replace("\\", "\\\\").replace('"', '\\"')
-            return f"json_extract_string(Tags, {_lit('$.' + chr(34) + key + chr(34))})"
+        if dim in DIMENSIONS or (dim.startswith("tag:") and len(dim) > 4):
+            return _dimension_sql(dim)
         if dim.lower().startswith("x_") and dim in self._store_columns():
             return f"CAST({q(dim)} AS VARCHAR)"
         raise InputError(f"unknown cost dimension {dim!r}",
@@ -977,7 +1017,7 @@ class BillingStore:
     def _rollup_cube(self, dims: Sequence[str], cost: CostMetric, filters: Mapping[str, str | Sequence[str]],
                      chosen: str, lo: datetime | None, hi: datetime | None) -> dict[str, Any]:
         """The cube's columns from the daily rollup (bounds are midnights, dimensions in ROLLUP_DIMS)."""
-        column = {d: f"k{i}" for i, d in enumerate(ROLLUP_DIMS)}
+        column = {d: q(d) for d in ROLLUP_DIMS}
         metric = q(cost)
         where = ["b IS NOT NULL", f"{metric} IS NOT NULL", "(cur IS NULL OR cur = ?)"]
         params: list[Any] = [chosen]

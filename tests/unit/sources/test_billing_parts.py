@@ -116,11 +116,18 @@ def _degenerate_csv(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("window", [(None, None), ("2025-01-02", None), (None, "2024-09-15"),
                                     ("2024-09-10", "2024-10-01"), ("2025-04-15", "2025-06-01")])
 def test_rollup_cube_equals_row_cube(tmp_path: Path, window: tuple[str | None, str | None]) -> None:
-    files = [SAMPLE, *sorted(SPEC.rglob("simple_saas_agreements_c.csv")), _degenerate_csv(tmp_path)]
+    # a clean Parquet part, the sample overlapping it (table, deduplicated), converted parts
+    early = _clean_parquet(tmp_path, "early.parquet", "ChargePeriodStart < '2024-09-15'")
+    files = [early, SAMPLE, *sorted(SPEC.rglob("simple_saas_agreements_c.csv")), _degenerate_csv(tmp_path)]
     start, end = window
     with BillingStore(tmp_path / "b.duckdb") as store:
         store.ingest(files)
-        asks = [{"dims": DEFAULT_DIMS}, {"dims": ("provider",), "cost": "billed"},
+        kinds = {p.name.split("-")[0] for p in (tmp_path / "b.duckdb.parts").glob("*.parquet")}
+        assert kinds == {"part", "conv"}
+        assert store.connection.execute("SELECT count(*) FROM focus_base").fetchone() != (0,)
+        asks = [{"dims": DEFAULT_DIMS}, {"dims": ("provider", "tag:application", "tag:app")},
+                {"dims": ("service",), "filters": {"tag:application": ["BrightPathMatrix", "ZoomMapMax"]}},
+                {"dims": ("provider",), "cost": "billed"},
                 {"dims": ("service", "region"), "filters": {"provider": ["AWS", "P"]}, "cost": "list"},
                 {"dims": (), "currency": "EUR"}, {"dims": ("charge_category",), "filters": {"sub_account": "x"}}]
         for ask in asks:
