@@ -212,7 +212,7 @@ def _scale_layout(n: int, warmup: int) -> tuple[NDArray[np.int64], NDArray[np.in
         points.append(points[-1] + max(SCALE_WARMUP, points[-1] // 20))
     js = np.asarray(points[:-1], dtype=np.int64)
     starts = np.cumsum(js) - js
-    spans = np.diff(np.asarray([*points[:-1], n], dtype=np.int64))
+    spans = np.asarray([*points[1:-1], n], dtype=np.int64) - js
     for arr in (js, starts, spans):
         arr.flags.writeable = False
     return js, starts, spans
