@@ -232,8 +232,9 @@ def _predictable_scale(d: FloatArray, warmup: int = SCALE_WARMUP) -> FloatArray:
     # positions of each prefix's members, prefix after prefix.
     mags = np.abs(d)
     order = np.argsort(mags, kind="stable")
-    members = np.nonzero(order[None, :] < js[:, None])[1]
-    med = mags[order[members[starts + (js + 1) // 2 - 1]]] / 0.6745
+    members = np.flatnonzero(order[None, :] < js[:, None])
+    pos = members[starts + (js + 1) // 2 - 1] - np.arange(len(js)) * n
+    med = mags[order[pos]] / 0.6745
     csum = np.cumsum(d * d)
     rms = np.sqrt(csum[js - 1] / js)
     s = np.where(med > 0, med, rms)
@@ -549,9 +550,10 @@ def _pooled_order(b: FloatArray, c: FloatArray, warmup: int) -> tuple[NDArray[np
     """Running order statistics of the pooled samples of earlier pairs, at each refresh.
 
     Returns the refresh points (pair counts ``j``: the pool holds pairs ``0..j-1``; every pair from
-    ``warmup`` on while there are at most ``MAX_REFRESHES``), the pooled values sorted, and the sorted
-    positions of each refresh's pool members, refresh after refresh, with where each refresh starts in
-    them: the ``r``-th smallest pooled value at refresh ``i`` is ``sorted[members[starts[i] + r - 1]]``.
+    ``warmup`` on while there are at most ``MAX_REFRESHES``), the pooled values sorted, and the flat
+    positions in a (refreshes × 2n) membership table of each refresh's pool members, refresh after
+    refresh, with where each refresh starts in them: the ``r``-th smallest pooled value at refresh ``i``
+    is ``sorted[members[starts[i] + r - 1] - 2n·i]``.
     Uses only earlier pairs, so a threshold drawn from it is predictable and the label-swap argument
     stays exact.
     """
@@ -565,7 +567,8 @@ def _pooled_order(b: FloatArray, c: FloatArray, warmup: int) -> tuple[NDArray[np
     values[1::2] = c
     order = np.argsort(values, kind="stable")
     arrival = order >> 1  # value i came from pair i // 2
-    members: NDArray[np.int64] = np.nonzero(arrival[None, :] < pairs[:, None])[1]
+    # Flat positions of the members, row after row: made relative to their row.
+    members: NDArray[np.int64] = np.flatnonzero(arrival[None, :] < pairs[:, None])
     return pairs, values[order], members, starts
 
 
@@ -678,7 +681,8 @@ def tail_paths(
     c_exceed = b_exceed = np.zeros(m, np.int64)
     if len(pairs):
         rank_m = _tail_ranks(specs, 2 * pairs)  # pool size at each refresh: every sample of the earlier pairs
-        h_at = sorted_pool[members[starts + rank_m - 1]]  # (m, refreshes)
+        row_start = np.arange(len(pairs)) * (2 * n_pairs)
+        h_at = sorted_pool[members[starts + rank_m - 1] - row_start]  # (m, refreshes)
         # Pair i (0-based) is judged against the pool as of the latest refresh at or before it.
         h = h_at[:, _refresh_layout(n_pairs, warmup)[2]]  # (m, n)
         a_c = np.empty((m, n_pairs), bool)
