@@ -148,30 +148,28 @@ def _continuous_reason(metric: MetricConfig, b_mean: float, c_mean: float, eff: 
     return f"{head} ({_pct(eff.estimate)}, {conf} CI {_pct(eff.lower)}..{_pct(eff.upper)}, {n} pairs)"
 
 
-def _classify_sequential(metric: MetricConfig, b: FloatArray, c: FloatArray, confidence: float) -> MetricResult:
+def _classify_sequential(metric: MetricConfig, b: FloatArray, c: FloatArray, confidence: float,
+                         described: dict[str, object]) -> MetricResult:
+    """The sequential tests' classification; ``described`` holds the sides' stats and mean ratio."""
     outcome, tails = sequential_outcomes(metric, b, c, confidence=confidence)
     tests = (_stat("count" if metric.kind == "count" else "location", outcome), *map(_shift_stat, outcome.tests),
              *map(_tail_stat, tails))
-    ratio = mean_ratio(c, b)
-    common = {
-        "baseline": stats(b), "canary": stats(c), "tests": tests,
-        "mean_ratio": None if math.isnan(ratio) else ratio,
-    }
+    common = {**described, "tests": tests}
     fail_times = [(outcome.fail_at, "main")] if outcome.decision is Decision.FAIL else []
     fail_times += [(t.fail_at, t.name) for t in tails if t.fail_at is not None]
     first_fail = min(fail_times, key=lambda ft: ft[0] or 0) if fail_times else None
     if metric.kind == "count":
         eff = outcome.effect
         used = outcome.samples
-        head = (f"{metric.name}: canary {_num(float(np.sum(c[:used])))} events vs baseline "
-                f"{_num(float(np.sum(b[:used])))}")
+        head = (f"{metric.name}: canary {_num(float(c[:used].sum()))} events vs baseline "
+                f"{_num(float(b[:used].sum()))}")
         detail = head + (
             f" (rate ×{_num(eff.estimate)}, {eff.confidence * 100:g}% CI ×{_num(eff.lower)}..×{_num(eff.upper)}, "
             f"{outcome.samples} intervals)" if eff is not None else f" over {outcome.samples} intervals"
         )
     else:
-        detail = _continuous_reason(metric, float(np.mean(b[: outcome.samples])),
-                                    float(np.mean(c[: outcome.samples])), outcome.effect, outcome.samples)
+        detail = _continuous_reason(metric, float(b[: outcome.samples].mean()),
+                                    float(c[: outcome.samples].mean()), outcome.effect, outcome.samples)
     if first_fail is not None and first_fail[1] == "main":
         label = C.HIGH if outcome.side == "high" else C.LOW
         where = "above the allowed increase" if label is C.HIGH else "below the allowed decrease"
@@ -215,7 +213,9 @@ def _classify_sequential(metric: MetricConfig, b: FloatArray, c: FloatArray, con
     )
 
 
-def _classify_mannwhitney(metric: MetricConfig, b: FloatArray, c: FloatArray, confidence: float) -> MetricResult:
+def _classify_mannwhitney(metric: MetricConfig, b: FloatArray, c: FloatArray, confidence: float,
+                          described: dict[str, object]) -> MetricResult:
+    """Kayenta's fixed-horizon classification; ``described`` holds the sides' stats and mean ratio."""
     ratio = mean_ratio(c, b)
     es = metric.effectSize
     effect_size = ratio if es.measure == "meanRatio" else cles(c, b)
@@ -251,8 +251,7 @@ def _classify_mannwhitney(metric: MetricConfig, b: FloatArray, c: FloatArray, co
                       min(len(b), len(c)), mw.p_value)
     return _base(
         metric, classification=C(label), reason=reason, critical=critical, effect=rel, tests=(test,),
-        samples=min(len(b), len(c)), baseline=stats(b), canary=stats(c),
-        mean_ratio=None if math.isnan(ratio) else ratio,
+        samples=min(len(b), len(c)), **described,
     )
 
 
@@ -304,10 +303,10 @@ def classify_metric(
         if np.array_equal(np.sort(b), np.sort(c)) or (np.all(b == b[0]) and np.all(c == b[0])):
             return _base(metric, classification=C.PASS, samples=n,
                          reason=f"{metric.name}: canary and baseline samples are identical", **common)
-        run: Callable[[MetricConfig, FloatArray, FloatArray, float], MetricResult] = (
+        run: Callable[[MetricConfig, FloatArray, FloatArray, float, dict[str, object]], MetricResult] = (
             _classify_sequential if mode == "sequential" else _classify_mannwhitney
         )
-        return run(metric, b, c, confidence)
+        return run(metric, b, c, confidence, common)
     except Exception as exc:  # one bad metric must not stop the judgement of the others
         return _base(metric, classification=C.ERROR, critical=metric.critical,
                      reason=f"{metric.name}: metric classification failed: {type(exc).__name__}: {exc}")

@@ -101,7 +101,7 @@ def mean_ratio(experiment: FloatArray, control: FloatArray) -> float:
     """mean(canary) / mean(baseline); NaN when either mean is 0 or a side is empty."""
     if len(experiment) == 0 or len(control) == 0:
         return math.nan
-    me, mc = float(np.mean(experiment)), float(np.mean(control))
+    me, mc = float(experiment.mean()), float(control.mean())
     if me == 0 or mc == 0:
         return math.nan
     return me / mc

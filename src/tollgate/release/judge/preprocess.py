@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -67,18 +68,19 @@ def stats(values: FloatArray) -> SeriesStats | None:
     ordered = np.sort(values)
     n = len(ordered)
     # Linear interpolation between order statistics (numpy's default percentile method).
-    pos = np.array([0.50, 0.95, 0.99]) * (n - 1)
-    low = np.floor(pos).astype(np.int64)
+    pos = _STAT_QUANTILES * (n - 1)
+    low = pos.astype(np.int64)  # floor: pos >= 0
     high = np.minimum(low + 1, n - 1)
-    p50, p95, p99 = ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+    lows = ordered[low]
+    p50, p95, p99 = (lows + (ordered[high] - lows) * (pos - low)).tolist()
     mean = float(ordered.mean())
-    return SeriesStats(
-        count=n,
-        mean=mean,
-        median=float(p50),
-        min=float(ordered[0]),
-        max=float(ordered[-1]),
-        std=float(np.sqrt(np.sum((ordered - mean) ** 2) / (n - 1))) if n > 1 else 0.0,
-        p95=float(p95),
-        p99=float(p99),
-    )
+    if n > 1:
+        dev = ordered - mean
+        std = math.sqrt(float((dev * dev).sum()) / (n - 1))
+    else:
+        std = 0.0
+    return SeriesStats(count=n, mean=mean, median=p50, min=float(ordered[0]), max=float(ordered[-1]), std=std,
+                       p95=p95, p99=p99)
+
+
+_STAT_QUANTILES = np.array([0.50, 0.95, 0.99])
