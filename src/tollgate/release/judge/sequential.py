@@ -716,7 +716,7 @@ def tail_paths(
     kd = k[np.arange(m), ats - 1]
     td = total[np.arange(m), ats - 1]
     los, his = beta_binomial_intervals(kd, td, 1.0 - confidence)
-    evidence = np.exp(np.minimum(log_lr.max(axis=1), 700.0))
+    evidence = [math.exp(min(top, 700.0)) for top in log_lr.max(axis=1).tolist()]
     out = []
     for j, sp in enumerate(specs):
         at = int(ats[j])
@@ -734,7 +734,7 @@ def tail_paths(
             int(c_exceed[j]),
             int(b_exceed[j]),
             effect,
-            float(evidence[j]),
+            evidence[j],
             log_lr[j],
         ))
     return tuple(out)
