@@ -77,3 +77,24 @@ def test_beta_binomial_intervals_stay_within_their_rounding_and_conservative(pin
         # ...and the interval holds the estimate.
         p_hat = k[rows] / total[rows]
         assert np.all((lo[rows] <= p_hat + 1e-12) & (p_hat - 1e-12 <= hi[rows]))
+
+
+def test_fifth_percentile_matches_numpy_bit_for_bit() -> None:
+    from tollgate.release.judge.sequential import _percentile_5
+
+    rng = np.random.default_rng(5)
+    for n in range(1, 41):
+        for _ in range(20):
+            x = rng.lognormal(0.0, 2.0, n)
+            if n % 3 == 0:
+                x = np.round(x) + 1.0  # ties
+            assert _percentile_5(x) == float(np.percentile(x, 5))
+
+
+def test_cached_layouts_cannot_be_changed_by_a_caller() -> None:
+    from tollgate.release.judge.sequential import _counting, _refresh_layout, _scale_layout
+
+    for arr in (_counting(50), *_refresh_layout(50, 10), *_scale_layout(50, 10)):
+        with pytest.raises(ValueError):
+            arr[0] = 7
+    assert _counting(50)[0] == 1.0 and _counting(50)[-1] == 50.0
