@@ -166,20 +166,42 @@ async def _load(host: str, port: int, rate: float, duration: float, timeout: flo
     requests = [_request_bytes(host, port, _body(i)) for i in range(2)]  # the body alternates good / bad
     idle: list[_Connection] = []
 
-    async def one(i: int, scheduled: float) -> None:
-        connection = idle.pop() if idle else None
+    async def exchange(request: bytes) -> tuple[int, bytes]:
+        """Post on a kept-alive connection, as HTTP clients do: one the server closed while it sat idle
+        (uvicorn's keep-alive timeout) is dropped, and a request it closed before answering is sent
+        again once on a fresh connection."""
+        while idle:
+            connection = idle.pop()
+            if connection.reader.at_eof() or connection.writer.is_closing():
+                connection.close()
+                continue
+            try:
+                answer = await connection.post(request)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                connection.close()
+                break
+            except BaseException:  # a timeout: the connection's state is unknown
+                connection.close()
+                raise
+            idle.append(connection)
+            return answer
+        connection = await _Connection.open(host, port)
         try:
-            if connection is None:
-                connection = await _Connection.open(host, port)
-            status, body = await asyncio.wait_for(connection.post(requests[i % 2]), timeout)
+            answer = await connection.post(request)
+        except BaseException:
+            connection.close()
+            raise
+        idle.append(connection)
+        return answer
+
+    async def one(i: int, scheduled: float) -> None:
+        try:
+            status, body = await asyncio.wait_for(exchange(requests[i % 2]), timeout)
             statuses[str(status)] += 1
             if status == 200:
                 verdicts[json.loads(body)["verdict"]] += 1
-            idle.append(connection)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError) as exc:
             statuses[type(exc).__name__] += 1
-            if connection is not None:
-                connection.close()
         latencies.append(time.perf_counter() - scheduled)
 
     start = time.perf_counter() + 0.2
