@@ -172,6 +172,9 @@ _TOLERANCE = "(1e-6 + 1e-4 * abs({a}))"
 _FOCUS_TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
+#: Columns of ``focus_files`` in insert order (the part and span columns were added after the first version).
+_FILE_COLUMNS = ("(id, digest, path, format, rows_read, rows_inserted, ingested_at, warnings, part, part_sql, "
+                 "span_lo, span_hi, null_starts)")
 #: Placeholder for a part's reader in the SELECT stored with it (the store directory may move).
 _SOURCE = "@@PART_SOURCE@@"
 #: A file up to this size that needs conversions (CSV, quirky Parquet) becomes a converted Parquet part of a
@@ -411,6 +414,7 @@ class BillingStore:
         self.parts_dir: Path | None = None if target == ":memory:" else Path(target + ".parts")
         self._base = BASE
         self._has_rollup = True
+        self._view_ready = False
         self._con.execute("SET TimeZone = 'UTC'")
         self._con.execute("SET enable_progress_bar = false")
         self._con.execute(f"SET memory_limit = {_lit(memory_limit)}")
@@ -445,6 +449,7 @@ class BillingStore:
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The underlying DuckDB connection (for ad-hoc SQL over ``focus_rows``)."""
+        self._rows()
         return self._con
 
     def _has_table(self, name: str) -> bool:
@@ -468,6 +473,9 @@ class BillingStore:
         )
         con.execute(f"ALTER TABLE {FILES} ADD COLUMN IF NOT EXISTS part VARCHAR")
         con.execute(f"ALTER TABLE {FILES} ADD COLUMN IF NOT EXISTS part_sql VARCHAR")
+        # ChargePeriodStart span of each file's rows and its rows without one (null: not recorded)
+        for column, kind in (("span_lo", "TIMESTAMP"), ("span_hi", "TIMESTAMP"), ("null_starts", "BIGINT")):
+            con.execute(f"ALTER TABLE {FILES} ADD COLUMN IF NOT EXISTS {column} {kind}")
 
     def _rollup_current(self) -> bool:
         """Whether the rollup table exists with the columns of this version (ROLLUP_DIMS)."""
@@ -486,20 +494,24 @@ class BillingStore:
             con.execute(f"DROP TABLE IF EXISTS {ROLLUP}")
             con.execute(f"CREATE TABLE {ROLLUP} (f INTEGER NOT NULL, b TIMESTAMP, zb TIMESTAMP, cur VARCHAR, "
                         f"{dims}, {metrics}, n BIGINT)")
-            con.execute(_rollup_insert(TABLE, "true"))
+            con.execute(_rollup_insert(self._rows(), "true"))
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
 
     def _refresh_view(self) -> None:
-        """(Re)define the temp view ``focus_rows``: the base table and every Parquet part, by column name.
+        """Mark ``focus_rows`` stale: it is redefined before the next query over rows."""
+        self._view_ready = False
 
-        Each part's SELECT was stored when it was ingested (with a placeholder for its reader), so this
-        reads no file.
+    def _rows(self) -> str:
+        """``focus_rows``, (re)defined if a part was added: the base table and every part, by column name.
+
+        Binding the view opens every part, so only queries over rows pay for it; ingest checks the charge
+        period spans recorded per file first and cubes over the rollup never need it.
         """
-        if self._base == TABLE:
-            return
+        if self._view_ready or self._base == TABLE:
+            return TABLE
         sql = f"SELECT * FROM main.{BASE}"  # noqa: S608
         if self.parts_dir is not None:
             rows = self._con.execute(
@@ -508,8 +520,11 @@ class BillingStore:
                 reader = _source_sql(self.parts_dir / str(name), "parquet")
                 sql += f" UNION ALL BY NAME {str(select).replace(_SOURCE, reader)}"
         self._con.execute(f"CREATE OR REPLACE TEMP VIEW {TABLE} AS {sql}")
+        self._view_ready = True
+        return TABLE
 
-    def _store_columns(self, relation: str = TABLE) -> dict[str, str]:
+    def _store_columns(self, relation: str | None = None) -> dict[str, str]:
+        relation = relation or self._rows()
         rows = self._con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()  # noqa: S608
         return {str(r[0]): str(r[1]) for r in rows}
 
@@ -547,8 +562,7 @@ class BillingStore:
                                     seconds=time.perf_counter() - started))
         if table_rows >= CHECKPOINT_ROWS:
             self._con.execute("CHECKPOINT")
-        return self._summarise(f"_tg_file IN ({', '.join(str(i) for i in new_ids)})" if new_ids else "false",
-                               warnings, tuple(files))
+        return self._summarise([self._totals(*self._file_relation(i)) for i in new_ids], warnings, tuple(files))
 
     def _describe(self, path: Path, source: str) -> list[tuple[str, str]]:
         try:
@@ -709,7 +723,7 @@ class BillingStore:
         scratch = self.parts_dir / f".part-{digest}.parquet.tmp"
         shutil.copyfile(path, scratch)
         return self._commit_part(path, "parquet", digest, scratch, part, plan, exprs, "CAST(0 AS UTINYINT)", read,
-                                 [*warnings, *found], validated=True)
+                                 [*warnings, *found], (lo, hi, read - dated), validated=True)
 
     def _converted_part(self, path: Path, fmt: str, digest: str, source: str, plan: list[_Column],
                         plan_warnings: list[str], *, typed: bool) -> tuple[int, int, int, int, list[str]] | None:
@@ -747,10 +761,11 @@ class BillingStore:
             scratch.unlink()
             return None
         stored = [q(c.target) for c in plan]
-        return self._commit_part(path, fmt, digest, scratch, part, plan, stored, "_tg_flags", read, plan_warnings)
+        return self._commit_part(path, fmt, digest, scratch, part, plan, stored, "_tg_flags", read, plan_warnings,
+                                 (lo, hi, read - dated))
 
     def _commit_part(self, path: Path, fmt: str, digest: str, scratch: Path, part: Path, plan: list[_Column],
-                     exprs: list[str], flags: str, read: int, plan_warnings: list[str],
+                     exprs: list[str], flags: str, read: int, plan_warnings: list[str], span: tuple[Any, Any, int],
                      *, validated: bool = False) -> tuple[int, int, int, int, list[str]]:
         """One transaction: move ``scratch`` to ``part``, validate it (unless done), roll it up, record it."""
         con = self._con
@@ -764,8 +779,8 @@ class BillingStore:
             if not validated:
                 warnings.extend(self._validate(path, relation, "true", [], {c.target for c in plan})[0])
             con.execute(
-                f"INSERT INTO {FILES} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?, ?)",  # noqa: S608
-                [file_id, digest, str(path), fmt, read, read, warnings, part.name, select],
+                f"INSERT INTO {FILES} {_FILE_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                [file_id, digest, str(path), fmt, read, read, warnings, part.name, select, *span],
             )
             if self._has_rollup:  # tags read as text: a JSON cast would parse every value once more
                 plain = _part_select(plan, _uncast_json(plan, exprs), file_id, _source_sql(part, "parquet"), flags)
@@ -813,12 +828,12 @@ class BillingStore:
                 if typed_csv:
                     raise _TypedReadFailed(str(exc)) from exc
                 raise ParseError(str(path), f"cannot read FOCUS data: {exc}") from exc
-            read, lo, hi = self._file_span(file_id)
+            read, lo, hi, dated = self._file_span(file_id)
             dupes = self._drop_duplicates(file_id, lo, hi)
             warnings.extend(self._validate(path, BASE, "_tg_file = ?", [file_id], {c.target for c in plan})[0])
             con.execute(
-                f"INSERT INTO {FILES} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, NULL, NULL)",  # noqa: S608
-                [file_id, digest, str(path), fmt, read, read - dupes, warnings],
+                f"INSERT INTO {FILES} {_FILE_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, NULL, NULL, "  # noqa: S608
+                "?, ?, ?)", [file_id, digest, str(path), fmt, read, read - dupes, warnings, lo, hi, read - dated],
             )
             if self._has_rollup:
                 con.execute(_rollup_insert(BASE, f"_tg_file = {file_id}"))
@@ -832,34 +847,59 @@ class BillingStore:
             warnings.append(f"{path}: {dupes} row(s) already in the store from another file, not added again")
         return file_id, read, read - dupes, dupes, warnings
 
-    def _file_span(self, file_id: int) -> tuple[int, Any, Any]:
+    def _file_span(self, file_id: int) -> tuple[int, Any, Any, int]:
+        """(rows, first and last ChargePeriodStart, rows with one) of a file in the base table."""
         row = self._con.execute(
-            f"SELECT count(*), min(ChargePeriodStart), max(ChargePeriodStart) FROM {BASE} "  # noqa: S608
-            "WHERE _tg_file = ?", [file_id]).fetchone()
+            f"SELECT count(*), min(ChargePeriodStart), max(ChargePeriodStart), count(ChargePeriodStart) "  # noqa: S608
+            f"FROM {BASE} WHERE _tg_file = ?", [file_id]).fetchone()
         assert row is not None
-        return int(row[0]), row[1], row[2]
+        return int(row[0]), row[1], row[2], int(row[3])
 
     @staticmethod
-    def _overlap(file_id: int, lo: Any, hi: Any) -> tuple[str, list[Any]]:
-        """Condition (and parameters) on other files' rows in a file's ``ChargePeriodStart`` range."""
+    def _overlap(lo: Any, hi: Any) -> tuple[str, list[Any]]:
+        """Condition (and parameters) on stored rows in a file's ``ChargePeriodStart`` range."""
         if lo is None:
-            return "_tg_file <> ? AND ChargePeriodStart IS NULL", [file_id]
-        return "_tg_file <> ? AND ChargePeriodStart BETWEEN ? AND ?", [file_id, lo, hi]
+            return "ChargePeriodStart IS NULL", []
+        return "ChargePeriodStart BETWEEN ? AND ?", [lo, hi]
+
+    def _overlap_relation(self, file_id: int, lo: Any, hi: Any) -> str | None:
+        """Rows of the other files whose recorded span meets ``[lo, hi]`` (all nulls if ``lo`` is None).
+
+        None when no file's span does, so a file of new dates is checked without opening any part.
+        """
+        if lo is None:
+            span, params = "null_starts IS NULL OR null_starts > 0", [file_id]
+        else:
+            span, params = "null_starts IS NULL OR (span_lo <= ? AND span_hi >= ?)", [file_id, hi, lo]
+        rows = self._con.execute(
+            f"SELECT id, part, part_sql FROM {FILES} WHERE id <> ? AND ({span}) ORDER BY id", params).fetchall()  # noqa: S608
+        if not rows:
+            return None
+        in_base = [str(int(r[0])) for r in rows if r[1] is None]
+        pieces = [f"SELECT * FROM main.{BASE} WHERE _tg_file IN ({', '.join(in_base)})"] if in_base else []  # noqa: S608
+        for _, name, select in (r for r in rows if r[1] is not None):
+            assert self.parts_dir is not None
+            pieces.append(str(select).replace(_SOURCE, _source_sql(self.parts_dir / str(name), "parquet")))
+        return "(" + " UNION ALL BY NAME ".join(pieces) + ")"
 
     def _overlapping(self, file_id: int, lo: Any, hi: Any) -> bool:
         """Whether another file stored a row in this range (Parquet row-group statistics prune the parts)."""
-        cond, params = self._overlap(file_id, lo, hi)
-        row = self._con.execute(f"SELECT 1 FROM {TABLE} WHERE {cond} LIMIT 1", params).fetchone()  # noqa: S608
+        relation = self._overlap_relation(file_id, lo, hi)
+        if relation is None:
+            return False
+        cond, params = self._overlap(lo, hi)
+        row = self._con.execute(f"SELECT 1 FROM {relation} WHERE {cond} LIMIT 1", params).fetchone()  # noqa: S608
         return row is not None
 
     def _drop_duplicates(self, file_id: int, lo: Any, hi: Any) -> int:
         """Delete this file's rows that another file already stored; the time range bounds the scan."""
-        if not self._overlapping(file_id, lo, hi):
+        relation = self._overlap_relation(file_id, lo, hi)
+        if relation is None:
             return 0
-        cond, params = self._overlap(file_id, lo, hi)
+        cond, params = self._overlap(lo, hi)
         deleted = self._con.execute(
             f"DELETE FROM {BASE} WHERE _tg_file = ? AND _tg_key IN ("  # noqa: S608
-            f"SELECT _tg_key FROM {TABLE} WHERE {cond})",
+            f"SELECT _tg_key FROM {relation} WHERE {cond})",
             [file_id, *params],
         ).fetchone()
         return int(deleted[0]) if deleted else 0
@@ -935,22 +975,36 @@ class BillingStore:
 
     # -- summaries ------------------------------------------------------------------------------------------
 
-    def _summarise(self, where: str, warnings: list[str], files: tuple[FileIngest, ...]) -> IngestSummary:
+    def _totals(self, relation: str, where: str) -> tuple[int, set[str], set[str], Any, Any]:
+        """(rows, providers, billing period dates, first start, last end) of some stored rows."""
         row = self._con.execute(
             f"SELECT count(*), list(DISTINCT {DIMENSIONS['provider']}) FILTER (WHERE {DIMENSIONS['provider']} "  # noqa: S608
             "IS NOT NULL), list(DISTINCT CAST(BillingPeriodStart AS DATE)) FILTER (WHERE BillingPeriodStart"
-            f" IS NOT NULL), min(ChargePeriodStart), max(ChargePeriodEnd) FROM {TABLE} WHERE {where}"
+            f" IS NOT NULL), min(ChargePeriodStart), max(ChargePeriodEnd) FROM {relation} WHERE {where}"
         ).fetchone()
         assert row is not None
+        return (int(row[0]), set(row[1] or []), {d.isoformat() for d in row[2] or []}, row[3], row[4])
+
+    def _summarise(self, parts: list[tuple[int, set[str], set[str], Any, Any]], warnings: list[str],
+                   files: tuple[FileIngest, ...]) -> IngestSummary:
+        starts = [p[3] for p in parts if p[3] is not None]
+        ends = [p[4] for p in parts if p[4] is not None]
         return IngestSummary(
-            rows=int(row[0]),
-            providers=tuple(sorted(row[1] or [])),
-            billing_periods=tuple(sorted(d.isoformat() for d in row[2] or [])),
-            charge_start=row[3],
-            charge_end=row[4],
+            rows=sum(p[0] for p in parts),
+            providers=tuple(sorted(set().union(*(p[1] for p in parts)))),
+            billing_periods=tuple(sorted(set().union(*(p[2] for p in parts)))),
+            charge_start=min(starts) if starts else None,
+            charge_end=max(ends) if ends else None,
             warnings=tuple(warnings),
             files=files,
         )
+
+    def _file_relation(self, file_id: int) -> tuple[str, str]:
+        """(relation, condition) holding one file's stored rows, without the view over every part."""
+        row = self._con.execute(f"SELECT part, part_sql FROM {FILES} WHERE id = ?", [file_id]).fetchone()  # noqa: S608
+        if row is None or row[0] is None or self.parts_dir is None:
+            return self._base, f"_tg_file = {int(file_id)}"
+        return f"({str(row[1]).replace(_SOURCE, _source_sql(self.parts_dir / str(row[0]), 'parquet'))})", "true"
 
     def summary(self) -> IngestSummary:
         """Totals over the whole store; warnings are those recorded when its files were ingested."""
@@ -958,11 +1012,11 @@ class BillingStore:
         stored = self._con.execute(sql).fetchall()
         warnings = [w for r in stored for w in (r[5] or [])]
         files = tuple(FileIngest(str(r[0]), str(r[2]), str(r[1]), int(r[3]), int(r[4])) for r in stored)
-        return self._summarise("true", warnings, files)
+        return self._summarise([self._totals(self._rows(), "true")], warnings, files)
 
     def row_count(self) -> int:
         """Rows in the store."""
-        row = self._con.execute(f"SELECT count(*) FROM {TABLE}").fetchone()  # noqa: S608
+        row = self._con.execute(f"SELECT count(*) FROM {self._rows()}").fetchone()  # noqa: S608
         return int(row[0]) if row else 0
 
     # -- series ---------------------------------------------------------------------------------------------
@@ -1045,7 +1099,7 @@ class BillingStore:
         if self._has_rollup:
             sql = f"SELECT sum(n) FROM {ROLLUP} WHERE cur IS NOT NULL AND cur <> ?"  # noqa: S608
         else:
-            sql = f"SELECT count(*) FROM {TABLE} WHERE BillingCurrency IS NOT NULL AND BillingCurrency <> ?"  # noqa: S608
+            sql = f"SELECT count(*) FROM {self._rows()} WHERE BillingCurrency IS NOT NULL AND BillingCurrency <> ?"  # noqa: S608
         other = self._con.execute(sql, [chosen]).fetchone()
         return int(other[0]) if other and other[0] is not None else 0
 
@@ -1084,7 +1138,7 @@ class BillingStore:
                        date_trunc('{granularity}', ChargePeriodStart) AS b0,
                        {q(COST_COLUMNS[cost])} AS c
                        {''.join(', ' + d for d in dim_cols)}
-                FROM {TABLE} WHERE {' AND '.join(where)}
+                FROM {self._rows()} WHERE {' AND '.join(where)}
             ),
             spread AS (
                 SELECT b0 AS b, c {''.join(', ' + d for d in dnames)} FROM base WHERE e <= b0 + {step}
@@ -1112,7 +1166,7 @@ class BillingStore:
         if self._has_rollup:
             sql = f"SELECT cur FROM {ROLLUP} WHERE cur IS NOT NULL GROUP BY 1 ORDER BY sum(n) DESC, 1 LIMIT 1"  # noqa: S608
         else:
-            sql = (f"SELECT BillingCurrency FROM {TABLE} WHERE BillingCurrency IS NOT NULL "  # noqa: S608
+            sql = (f"SELECT BillingCurrency FROM {self._rows()} WHERE BillingCurrency IS NOT NULL "  # noqa: S608
                    "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
         row = self._con.execute(sql).fetchone()
         return str(row[0]) if row else "USD"
