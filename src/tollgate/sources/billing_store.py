@@ -22,13 +22,16 @@ identical to rows already stored from another file (same row identity: a hash of
 are dropped, so re-exports that overlap earlier ones do not double-count. Only stored rows in the new
 file's ``ChargePeriodStart`` range are compared.
 
-Storage: rows that need conversion go into the DuckDB table ``focus_base``. A clean Parquet file (FOCUS
-types already, valid JSON, enumerations in spec spelling) whose charge period range holds no stored row
-is kept as is: copied byte for byte to ``<store>.parts/part-<digest>.parquet`` (never read from the
-user's path again); its row identity is computed only when a later file overlaps it. ``focus_rows``
-shows both (a temp view per connection). Each ingested file also adds its daily cost per currency and
-:data:`ROLLUP_DIMS` to the ``focus_daily`` rollup, so daily cubes over those dimensions read the rollup
-rather than the rows.
+Storage (a memory store keeps every row in the table): a clean Parquet file (FOCUS types already, valid
+JSON, enumerations in spec spelling) whose charge period range holds no stored row is kept as is, copied
+byte for byte to ``<store>.parts/part-<digest>.parquet`` (never read from the user's path again); its row
+identity is computed only when a later file overlaps it. A file up to :data:`CONVERTED_PART_MAX_BYTES`
+that needs conversions is written converted, with its quirk flags, as ``conv-<digest>.parquet``; larger
+ones and any file overlapping stored rows go into the DuckDB table ``focus_base``. ``focus_rows`` shows
+them all (a temp view per connection, bound only when rows are queried); each file's ``ChargePeriodStart``
+span is recorded so an overlap check opens only the parts it may meet. Each ingested file also adds its
+daily cost per currency and :data:`ROLLUP_DIMS` to the ``focus_daily`` rollup, so daily cubes over those
+dimensions read the rollup rather than the rows.
 
 Series (:meth:`BillingStore.cube`): cost per hour or day bucket (UTC) and any set of dimensions. Mixed
 granularity rule: a row whose charge period fits in one bucket is counted in the bucket of its
