@@ -211,7 +211,7 @@ class EnsembleSettings:
     """Surprise (nats) that counts as an alarm and starts the quiet period."""
     suppress: int = 100
     """Points kept quiet after an alarm."""
-    refire_margin: float = 4.0
+    refire_margin: float = 3.5
     """During the quiet period a point still alarms if its surprise beats the alarm that started it by this many
     nats (is about ``e**margin`` times rarer); ``math.inf`` keeps the quiet period silent."""
     point_prediction: bool = False
@@ -234,6 +234,20 @@ class EnsembleSettings:
     """Nats taken off the sequence surprise per nat the other views fall short of ``corroboration``."""
     agreement: float = 0.2
     """Share of the second largest view surprise added to the largest: two views agreeing outrank one alone."""
+    envelope: float = 0.15
+    """Seasonal envelope of a range break: its excess beyond the values seen at the same time of day
+    (``envelope_hours`` either side, previous ``periods`` days), as a share of the range. A break that exceeds
+    this envelope by less than ``envelope`` is graded down: a record that is ordinary for this time of day is
+    weak evidence. 0 disables the grading."""
+    envelope_penalty: float = 20.0
+    """Nats taken off a range break's surprise at zero envelope excess, falling linearly to 0 at ``envelope``."""
+    envelope_sequence: bool = True
+    """Grade the sequence surprise at a range break by the same seasonal envelope: a new extreme is necessarily a
+    rare symbol, so the sequence view sees the same evidence."""
+    envelope_quiet: bool = True
+    """A range break silenced by the envelope still starts the quiet period, at its ungraded strength."""
+    envelope_hours: float = 1.0
+    """Half-width (hours) of the same-time-of-day neighbourhood that makes the seasonal envelope."""
 
 
 _MEAN_ABS_TO_SIGMA = math.sqrt(math.pi / 2.0)
@@ -252,6 +266,7 @@ class _PredictorMixture:
         self.seen = [0, 0, 0]
         self.loss = [0.0, 0.0, 0.0]
         self.lag = 0  # points per period; 0 until the sampling interval is known
+        self.half = 0  # points either side of the same time in the seasonal envelope
         self.ring: list[float] = []  # the last lag * periods values, written circularly
         self.gaps: list[float] = []
         self.last_t: float | None = None
@@ -266,7 +281,9 @@ class _PredictorMixture:
                 lag = round(self.cfg.period_seconds / step) if step > 0 else 0
                 if 1 < lag <= 3000:
                     self.lag = lag
-                    self.ring = [0.0] * (lag * self.cfg.periods)
+                    self.half = round(lag * self.cfg.envelope_hours * 3600.0 / self.cfg.period_seconds)
+                    # one period plus the envelope's half-width more than the seasonal median needs
+                    self.ring = [0.0] * (lag * (self.cfg.periods + 1) + self.half + 1)
                     self.n = 0  # seasonal history starts now
         self.last_t = t
 
@@ -278,6 +295,19 @@ class _PredictorMixture:
         same = sorted([ring[(n - j * lag) % size] for j in range(1, min(n // lag, self.cfg.periods) + 1)])
         m = len(same)
         return same[m // 2] if m % 2 else 0.5 * (same[m // 2 - 1] + same[m // 2])
+
+    def envelope(self) -> tuple[float, float] | None:
+        """Lowest and highest value at the current point's time of day (± ``half`` points) over the previous
+        ``periods`` periods (as many as have been seen, at least one); ``None`` before a full period."""
+        lag, half, ring = self.lag, self.half, self.ring
+        cur = self.n - 1  # the current point was already stored
+        days = min((cur - half) // lag, self.cfg.periods) if lag else 0
+        if days < 1:
+            return None
+        size = len(ring)
+        vals = [ring[i % size] for j in range(1, days + 1) for i in range(cur - j * lag - half, cur - j * lag + half + 1)
+                ]
+        return min(vals), max(vals)
 
     def __call__(self, t: float, x: float) -> float:
         if not self.lag and len(self.gaps) < 20:
@@ -413,7 +443,7 @@ class _RangeNovelty:
     ``base + log(excess / tolerance)``, so larger breaks rank higher.
     """
 
-    __slots__ = ("base", "hi", "lo", "seen", "tolerance", "warmup")
+    __slots__ = ("base", "hi", "lo", "seen", "span", "tolerance", "warmup")
 
     def __init__(self, tolerance: float, base: float, warmup: int) -> None:
         self.tolerance = tolerance
@@ -422,6 +452,7 @@ class _RangeNovelty:
         self.seen = 0
         self.lo = math.inf
         self.hi = -math.inf
+        self.span = 0.0  # the range before the last break
 
     def __call__(self, x: float) -> float:
         lo, hi = self.lo, self.hi
@@ -435,6 +466,7 @@ class _RangeNovelty:
             return 0.0  # inside the range: nothing new (the common case, kept cheap)
         if seen < self.warmup or hi <= lo:
             return 0.0
+        self.span = hi - lo
         excess = (x - hi if x > hi else lo - x) / (hi - lo)
         return self.base + math.log(excess / self.tolerance) if excess > self.tolerance else 0.0
 
@@ -474,11 +506,17 @@ class EnsembleDetector:
             if drift > level:
                 level = drift
         ranged = 0.0 if self._range is None else self._range(value)
+        ordinary = 0.0  # nats by which this point's new extreme is ordinary for the time of day
+        if ranged > 0.0 and cfg.envelope > 0.0:
+            ordinary = self._ordinary_break(value)
+            ranged -= ordinary
         other = level if level > ranged else ranged
         sequence = self._sequence(value)
         sequence = 0.0 if sequence is None else self._cal_sequence(sequence)
         if other < cfg.corroboration:
             sequence -= cfg.corroboration_penalty * (cfg.corroboration - other)
+        if cfg.envelope_sequence:
+            sequence -= ordinary  # the sequence view sees the same new extreme: graded alike
         # the largest view surprise plus a share of the second largest
         if sequence > other:
             surprise = sequence + cfg.agreement * other
@@ -493,7 +531,26 @@ class EnsembleDetector:
         if surprise >= cfg.fire:
             self._quiet = cfg.suppress
             self._refire = surprise + cfg.refire_margin
+        elif cfg.envelope_quiet and surprise + ordinary >= cfg.fire:
+            # an ordinary record is not reported, but it is still an episode: its burst stays quiet
+            self._quiet = cfg.suppress
+            self._refire = surprise + ordinary + cfg.refire_margin
         return surprise / (surprise + cfg.squash)
+
+    def _ordinary_break(self, value: float) -> float:
+        """Nats to take off the evidence of a range break that is ordinary for this time of day in recent periods:
+        ``envelope_penalty`` when it does not exceed the seasonal envelope, falling linearly to 0 at an excess of
+        ``envelope`` (share of the range before the break)."""
+        assert self._range is not None
+        env = self._predict.envelope()
+        if env is None:
+            return 0.0
+        lo, hi = env
+        excess = (value - hi if value > hi else lo - value) / self._range.span
+        cfg = self.cfg
+        if excess >= cfg.envelope:
+            return 0.0
+        return cfg.envelope_penalty * (1.0 - max(excess, 0.0) / cfg.envelope)
 
 
 register("ensemble")(EnsembleDetector)
@@ -510,11 +567,14 @@ def ensemble_v1() -> EnsembleDetector:
     )
 
 
-_V3_VIEWS: dict[str, Any] = {"corroboration": 0.0, "agreement": 0.0}
+_V4_RANGES: dict[str, Any] = {"envelope": 0.0, "refire_margin": 4.0}
+"""How ``ensemble-v4`` (and earlier) scored range breaks: no seasonal envelope, a refire margin of 4 nats."""
+
+_V3_VIEWS: dict[str, Any] = {"corroboration": 0.0, "agreement": 0.0, **_V4_RANGES}
 """How ``ensemble-v3`` (and earlier) combined the views: the largest surprise alone, no corroboration check."""
 
 _V2_ALARMS: dict[str, Any] = {
-    "point_prediction": True, "drift_rate": 0.0, "fire": 8.0, "refire_margin": math.inf, **_V3_VIEWS
+    **_V3_VIEWS, "point_prediction": True, "drift_rate": 0.0, "fire": 8.0, "refire_margin": math.inf
 }
 """How ``ensemble-v2`` (and v1) turned surprises into alarms: point-wise prediction surprise, silent quiet period."""
 
@@ -523,6 +583,12 @@ _V2_ALARMS: dict[str, Any] = {
 def ensemble_v2() -> EnsembleDetector:
     """The previous ensemble: point-wise prediction surprise instead of the drift view, a silent quiet period."""
     return EnsembleDetector(EnsembleSettings(**_V2_ALARMS))
+
+
+@register("ensemble-v4")
+def ensemble_v4() -> EnsembleDetector:
+    """The previous ensemble: range breaks not graded by the seasonal envelope."""
+    return EnsembleDetector(EnsembleSettings(**_V4_RANGES))
 
 
 @register("ensemble-v3")
