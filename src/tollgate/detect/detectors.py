@@ -305,8 +305,9 @@ class _PredictorMixture:
         if days < 1:
             return None
         size = len(ring)
-        vals = [ring[i % size] for j in range(1, days + 1) for i in range(cur - j * lag - half, cur - j * lag + half + 1)
-                ]
+        vals = [
+            ring[i % size] for j in range(1, days + 1) for i in range(cur - j * lag - half, cur - j * lag + half + 1)
+        ]
         return min(vals), max(vals)
 
     def __call__(self, t: float, x: float) -> float:

@@ -168,6 +168,7 @@ def test_previous_ensemble_stays_registered_with_the_new_views_off() -> None:
     assert v1.cfg == EnsembleSettings(
         range_tolerance=0.0, warmup_spread=False, seasonal_only=False, scale_window=200, periods=5,
         point_prediction=True, drift_rate=0.0, fire=8.0, refire_margin=math.inf, corroboration=0.0, agreement=0.0,
+        envelope=0.0,
     )
     values = daily(1200, seed=13)
     assert run(get_detector("ensemble-v1")(), values) != run(EnsembleDetector(), values)
@@ -306,4 +307,52 @@ def test_agreement_of_two_views_outranks_either_alone() -> None:
 def test_ensemble_v3_keeps_the_maximum_of_the_views() -> None:
     v3 = get_detector("ensemble-v3")()
     assert isinstance(v3, EnsembleDetector)
-    assert v3.cfg == EnsembleSettings(corroboration=0.0, agreement=0.0)
+    assert v3.cfg == EnsembleSettings(corroboration=0.0, agreement=0.0, envelope=0.0, refire_margin=4.0)
+
+
+def spiky_days(days: int, late_spike_day: int | None = None) -> list[float]:
+    """A noisy daily series with a spike at 03:20 every day, each one a little higher than the day before."""
+    rng = random.Random(5)
+    values = []
+    for i in range(days * 288):
+        day, slot = divmod(i, 288)
+        v = 20.0 + rng.gauss(0.0, 1.0)
+        if slot == 40:
+            v = 60.0 + 0.5 * day
+        if late_spike_day is not None and day == late_spike_day and slot == 200:
+            v = 90.0
+        values.append(v)
+    return values
+
+
+def test_a_record_ordinary_for_the_time_of_day_is_not_an_alarm() -> None:
+    values = spiky_days(10)
+    new = EnsembleDetector()
+    old = get_detector("ensemble-v4")()
+    scores_new, scores_old = run(new, values), run(old, values)
+    fire = EnsembleSettings().fire
+    alarm = fire / (fire + EnsembleSettings().squash)
+    later_spikes = [288 * d + 40 for d in range(5, 10)]  # past warm-up, with three days of envelope
+    # Without the envelope every slightly higher daily spike is a range break and alarms ...
+    assert sum(scores_old[i] >= alarm for i in later_spikes) >= 3
+    # ... with it, a record that recent days have nearly matched at the same hour is not one.
+    assert all(scores_new[i] < alarm for i in later_spikes)
+
+
+def test_a_record_at_an_unusual_time_of_day_still_alarms() -> None:
+    values = spiky_days(10, late_spike_day=7)
+    scores = run(EnsembleDetector(), values)
+    fire = EnsembleSettings().fire
+    assert scores[7 * 288 + 200] >= fire / (fire + EnsembleSettings().squash)
+
+
+def test_seasonal_envelope_is_the_same_hour_of_recent_days() -> None:
+    detector = EnsembleDetector()
+    values = spiky_days(4)
+    run(detector, values[: 3 * 288 + 41])  # up to and including the spike of day 3
+    low, high = detector._predict.envelope()  # type: ignore[misc]
+    assert high == 60.0 + 0.5 * 2  # the previous days' spikes at this hour, the highest from day 2
+    assert low < 20.0
+    fresh = EnsembleDetector()
+    run(fresh, values[:200])
+    assert fresh._predict.envelope() is None  # less than a full day seen
