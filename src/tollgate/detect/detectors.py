@@ -17,7 +17,13 @@ The ensemble detector (registered as ``"ensemble"``) combines three views of a p
 * **range novelty** -- a value beyond everything the series has shown so far (after a warm-up), by more than
   ``range_tolerance`` of the range seen, is an alarm on its own: its surprise is ``range_surprise`` plus the log
   of the excess in tolerances. On the NAB dev split this is the strongest single signal (most labelled incidents
-  take the series somewhere it has never been) and the one with the fewest false alarms.
+  take the series somewhere it has never been) and the one with the fewest false alarms. A break is graded by the
+  **seasonal envelope** (the values seen at the same time of day, ±``envelope_hours``, in the previous ``periods``
+  days): a record that exceeds that envelope by less than ``envelope`` of the range is ordinary for this hour
+  (e.g. a daily 03:20 burst that creeps a little higher) and loses up to ``envelope_penalty`` nats. The sequence
+  view's surprise at the break loses the same (a new extreme is necessarily a rare symbol: same evidence), and a
+  break silenced this way still opens the quiet period at its ungraded strength (the rest of its burst is the
+  same episode).
 
 The first two views are calibrated against their own history in this series (empirical tail rank, extrapolated
 with an exponential tail beyond the largest values seen), so scores are comparable across series. A sequence
@@ -30,7 +36,8 @@ quiet for ``suppress`` points (NAB rewards the first detection in a window and c
 it), unless a point beats that alarm by ``refire_margin`` nats (a much rarer event is reported at once). The
 surprise ``s`` (in nats) is returned as ``s / (s + squash)``, which keeps full float resolution.
 
-``"ensemble-v3"`` (views combined by their maximum, no corroboration), ``"ensemble-v2"`` (also: point-wise
+``"ensemble-v4"`` (range breaks not graded by the envelope, refire margin 4 nats), ``"ensemble-v3"`` (views
+combined by their maximum, no corroboration), ``"ensemble-v2"`` (also: point-wise
 prediction surprise, no drift view, a silent quiet period) and ``"ensemble-v1"`` (also: all three predictors
 throughout, no range novelty, grid fixed on a flat warm-up) are earlier versions, kept for comparison. On the NAB
 dev split (threshold optimised per profile over the split; standard / low-FP / low-FN), and leave-one-category-out
@@ -39,7 +46,8 @@ dev split (threshold optimised per profile over the split; standard / low-FP / l
 =============  =======================  =======================  =================================================
 detector       dev split                LOCO pooled              LOCO standard (AWS / AdExchange / artificial)
 =============  =======================  =======================  =================================================
-ensemble       74.71 / 67.43 / 79.14    73.16 / 63.30 / 77.44    68.2 / 77.3 / 90.3
+ensemble       75.24 / 68.73 / 79.49    73.69 / 64.60 / 77.79    68.9 / 77.7 / 90.3
+ensemble-v4    74.71 / 67.43 / 79.14    73.16 / 63.30 / 77.44    68.2 / 77.3 / 90.3
 ensemble-v3    73.28 / 66.01 / 78.19    71.26 / 59.13 / 76.18    66.7 / 76.8 / 84.7
 ensemble-v2    71.53 / 61.48 / 77.02    69.75 / 58.08 / 75.17    63.4 / 76.6 / 89.2
 ensemble-v1    59.56 / 47.89 / 65.71    57.70 / 46.03 / 63.04    48.9 / 68.0 / 80.6
@@ -51,7 +59,12 @@ Those averages stay within about a point of each other for ``corroboration`` bet
 fall below ensemble-v3's beyond 1.1; 0.8 sits inside that plateau. Either half alone (corroboration,
 agreement) gains about half as much.
 
-The issue's targets (75 / 69 / 78): low-FN is met, standard and low-FP are not yet; see ``docs/benchmarks.md``.
+The envelope step, averaged over the same 3 x 3 grid: 74.24 / 67.74 / 78.53 (ensemble-v4: 73.78 / 66.49 / 78.23) on
+dev and 72.67 / 64.70 / 76.81 (72.21 / 63.59 / 76.51) LOCO pooled; with a refire margin of 3.0 or an envelope of
+0.2 it still beats ensemble-v4 on all three measures. Without the quiet period for silenced breaks and with margin
+4, it gained on dev but lost on the grid (suppress 130: a later sequence alarm then silenced a window's hit).
+
+The issue's targets (75 / 69 / 78): standard and low-FN are met, low-FP is 0.27 short; see ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
