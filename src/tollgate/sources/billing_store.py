@@ -393,6 +393,17 @@ class _Column:
     target_type: str
 
 
+
+def _filter_clause(expr: str, wanted: str | Sequence[str], where: list[str], params: list[Any]) -> None:
+    """Add ``expr = ?`` (one value) or ``expr IN (?, …)`` (several; none matches nothing) to a WHERE list."""
+    if isinstance(wanted, str):
+        where.append(f"{expr} = ?")
+        params.append(wanted)
+        return
+    values = list(wanted)
+    where.append(f"{expr} IN ({', '.join('?' for _ in values)})" if values else "false")
+    params.extend(values)
+
 class BillingStore:
     """A DuckDB file (or ``None``/``":memory:"`` for memory) holding FOCUS rows.
 
@@ -1079,13 +1090,7 @@ class BillingStore:
         where = ["b IS NOT NULL", f"{metric} IS NOT NULL", "(cur IS NULL OR cur = ?)"]
         params: list[Any] = [chosen]
         for name, wanted in filters.items():
-            if isinstance(wanted, str):
-                where.append(f"{column[name]} = ?")
-                params.append(wanted)
-            else:
-                values = list(wanted)
-                where.append(f"{column[name]} IN ({', '.join('?' for _ in values)})" if values else "false")
-                params.extend(values)
+            _filter_clause(column[name], wanted, where, params)
         if lo is not None:
             where.append("b >= ? AND (zb IS NULL OR zb >= ?)")
             params += [lo, lo]
@@ -1116,14 +1121,7 @@ class BillingStore:
         where.append("(BillingCurrency IS NULL OR BillingCurrency = ?)")
         params.append(chosen)
         for name, wanted in filters.items():
-            expr = self.dimension_sql(name)
-            if isinstance(wanted, str):
-                where.append(f"{expr} = ?")
-                params.append(wanted)
-            else:
-                values = list(wanted)
-                where.append(f"{expr} IN ({', '.join('?' for _ in values)})" if values else "false")
-                params.extend(values)
+            _filter_clause(self.dimension_sql(name), wanted, where, params)
         if lo is not None:
             where.append("coalesce(ChargePeriodEnd, ChargePeriodStart) > ?")
             params.append(lo)
