@@ -139,3 +139,27 @@ def test_a_sqlite_writer_waits_for_the_lock_file_held_by_another_process(tmp_pat
         writer.join(timeout=10)
         assert done.is_set()
         assert ledger.verify().count == 1
+
+
+def test_a_writer_stuck_holding_the_lock_file_gives_a_clear_error(tmp_path: object,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import fcntl
+    import os
+    from pathlib import Path
+
+    from tollgate.errors import LedgerUnavailableError
+    from tollgate.ledger import store
+
+    db = Path(str(tmp_path)) / "ledger.db"
+    with Ledger(f"sqlite:///{db}") as ledger:
+        monkeypatch.setattr(store, "SQLITE_BUSY_TIMEOUT_S", 0.2)
+        holder = os.open(f"{db}.lock", os.O_RDWR)
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        try:
+            with pytest.raises(LedgerUnavailableError, match="held its write lock"):
+                ledger.append(DecisionDraft(kind="review", environment="prod", verdict="pass", subject={},
+                                            inputs_digest=digest_inputs({"k": "v"}), payload={}))
+        finally:
+            fcntl.flock(holder, fcntl.LOCK_UN)
+            os.close(holder)
+        assert ledger.verify().count == 0  # nothing half-written
