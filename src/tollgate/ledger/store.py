@@ -12,8 +12,8 @@ transaction carries many records, and ``append`` returns only after its record's
 committed, so an answered decision is on disk. A SQLite file runs in WAL mode with
 ``synchronous=FULL`` (a commit is durable, readers never block the writer). Writers in several
 processes (``tollgate serve --workers N``) take an ``flock`` of ``<file>.lock`` before SQLite's lock,
-retrying every 0.1–2 ms, where SQLite's own busy handler sleeps up to 100 ms between tries (measured: two
-processes appending 300 times a second each, p99 21 ms and worst 240 ms through the busy handler).
+retrying every 0.1–2 ms, where SQLite's own busy handler sleeps up to 100 ms between tries: a shorter
+latency tail when several workers append (``benchmarks/ledger_two_writers.py``).
 
 URLs: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``, ``sqlite://`` (memory),
 ``postgresql://user:pass@host:port/db`` (also ``postgres://``; both use the psycopg 3 driver).
