@@ -168,7 +168,7 @@ def test_previous_ensemble_stays_registered_with_the_new_views_off() -> None:
     assert v1.cfg == EnsembleSettings(
         range_tolerance=0.0, warmup_spread=False, seasonal_only=False, scale_window=200, periods=5,
         point_prediction=True, drift_rate=0.0, fire=8.0, refire_margin=math.inf, corroboration=0.0, agreement=0.0,
-        envelope=0.0,
+        envelope=0.0, track_record=0.0,
     )
     values = daily(1200, seed=13)
     assert run(get_detector("ensemble-v1")(), values) != run(EnsembleDetector(), values)
@@ -307,7 +307,9 @@ def test_agreement_of_two_views_outranks_either_alone() -> None:
 def test_ensemble_v3_keeps_the_maximum_of_the_views() -> None:
     v3 = get_detector("ensemble-v3")()
     assert isinstance(v3, EnsembleDetector)
-    assert v3.cfg == EnsembleSettings(corroboration=0.0, agreement=0.0, envelope=0.0, refire_margin=4.0)
+    assert v3.cfg == EnsembleSettings(
+        corroboration=0.0, agreement=0.0, envelope=0.0, refire_margin=4.0, track_record=0.0
+    )
 
 
 def spiky_days(days: int, late_spike_day: int | None = None) -> list[float]:
@@ -356,3 +358,48 @@ def test_seasonal_envelope_is_the_same_hour_of_recent_days() -> None:
     fresh = EnsembleDetector()
     run(fresh, values[:200])
     assert fresh._predict.envelope() is None  # less than a full day seen
+
+
+# --------------------------------------------------------------------------------------------------------------
+# per-series track record of sequence-only alarms
+
+
+def test_ensemble_v5_is_the_ensemble_without_a_track_record() -> None:
+    v5 = get_detector("ensemble-v5")()
+    assert isinstance(v5, EnsembleDetector)
+    assert v5.cfg == EnsembleSettings(track_record=0.0)
+
+
+def test_a_poor_track_record_only_ever_lowers_the_scores() -> None:
+    # Independent draws: once more of this series' sequence-only alarms went unconfirmed than confirmed, later
+    # uncorroborated sequence surprises are lowered; nothing is ever raised.
+    values = _bursty(8000, seed=3)
+    tracked, plain = EnsembleDetector(), EnsembleDetector(EnsembleSettings(track_record=0.0))
+    a, b = run(plain, values), run(tracked, values)
+    assert tracked._unconfirmed > tracked._confirmed
+    assert all(y <= x + 1e-12 for x, y in zip(a, b, strict=True))
+    assert sum(y < x - 1e-12 for x, y in zip(a, b, strict=True)) > 0
+
+
+def test_a_sequence_only_alarm_followed_by_a_shift_is_confirmed_and_costs_nothing() -> None:
+    detector = EnsembleDetector()
+    cfg = detector.cfg
+    # One sequence-only alarm (no drift/range evidence), then a drift of track_confirm nats 10 points later.
+    assert detector._track(cfg.fire + 1.0, 0.0) == 0.0
+    assert detector._pending == cfg.track_window
+    for _ in range(9):
+        detector._track(0.0, 0.0)
+    detector._track(0.0, cfg.track_confirm)
+    assert (detector._confirmed, detector._unconfirmed, detector._pending) == (1, 0, 0)
+    # Another one that nothing follows: once its window has passed it counts as unconfirmed; one of each: no penalty.
+    detector._track(cfg.fire + 1.0, 0.0)
+    for _ in range(cfg.track_window):
+        assert detector._track(0.0, 0.0) == 0.0
+    assert (detector._confirmed, detector._unconfirmed) == (1, 1)
+    # A second unconfirmed one tips the record: log(3 / 2) nats off each later uncorroborated sequence surprise,
+    # and none off a point that the drift or range view corroborates.
+    detector._track(cfg.fire + 1.0, 0.0)
+    for _ in range(cfg.track_window):
+        detector._track(0.0, 0.0)
+    assert detector._track(0.0, 0.0) == pytest.approx(cfg.track_record * math.log(3 / 2))
+    assert detector._track(0.0, cfg.corroboration) == 0.0
