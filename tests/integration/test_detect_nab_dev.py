@@ -38,10 +38,10 @@ def test_ensemble_on_dev_split_writes_layout_and_beats_simple_baselines(tmp_path
     assert all(0.0 <= float(r[2]) <= 1.0 for r in rows[1:])
     # Published dev-split baselines (reference §6): windowedGaussian 35.02 / 16.66 / 43.35,
     # relativeEntropy 46.35 / 39.24 / 50.23, knncad 60.96 / 51.05 / 65.97. The ensemble reaches
-    # 75.24 / 68.73 / 79.49 on this split (floors just below).
-    assert scores["standard"].score > 75.0
-    assert scores["reward_low_FP_rate"].score > 68.4
-    assert scores["reward_low_FN_rate"].score > 79.2
+    # 75.56 / 69.41 / 79.71 on this split (floors just below; the issue's targets are 75 / 69 / 78).
+    assert scores["standard"].score > 75.3
+    assert scores["reward_low_FP_rate"].score > 69.1
+    assert scores["reward_low_FN_rate"].score > 79.4
     assert scores["standard"].windows == 50
 
 
@@ -80,3 +80,13 @@ def test_ensemble_improves_on_ensemble_v4_on_every_profile(tmp_path: Path) -> No
     # ensemble-v4 is the detector that scored 74.71 / 67.43 / 79.14 before range breaks were graded by the
     # seasonal envelope.
     assert [round(s.score, 2) for s in old.values()] == [74.71, 67.43, 79.14]
+
+
+def test_ensemble_improves_on_ensemble_v5_on_every_profile(tmp_path: Path) -> None:
+    new = bench_nab(DATA, tmp_path / "new", name="tollgate")
+    old = bench_nab(DATA, tmp_path / "old", name="tollgatev5", detector_factory=get_detector("ensemble-v5"))
+    for profile in new:
+        assert new[profile].score > old[profile].score, profile
+    # ensemble-v5 is the detector that scored 75.24 / 68.73 / 79.49 before sequence-only alarms were weighed by
+    # the series' track record.
+    assert [round(s.score, 2) for s in old.values()] == [75.24, 68.73, 79.49]

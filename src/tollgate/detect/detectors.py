@@ -42,9 +42,8 @@ it), unless a point beats that alarm by ``refire_margin`` nats (a much rarer eve
 surprise ``s`` (in nats) is returned as ``s / (s + squash)``, which keeps full float resolution.
 
 ``"ensemble-v5"`` (no track record), ``"ensemble-v4"`` (range breaks not graded by the envelope, refire margin
-4 nats), ``"ensemble-v3"`` (views
-combined by their maximum, no corroboration), ``"ensemble-v2"`` (also: point-wise
-prediction surprise, no drift view, a silent quiet period) and ``"ensemble-v1"`` (also: all three predictors
+4 nats), ``"ensemble-v3"`` (views combined by their maximum, no corroboration), ``"ensemble-v2"`` (also:
+point-wise prediction surprise, no drift view, a silent quiet period) and ``"ensemble-v1"`` (also: all three predictors
 throughout, no range novelty, grid fixed on a flat warm-up) are earlier versions, kept for comparison. On the NAB
 dev split (threshold optimised per profile over the split; standard / low-FP / low-FN), and leave-one-category-out
 (LOCO: each category scored at the threshold optimised on the other three, pooled over the 50 windows):
@@ -52,7 +51,7 @@ dev split (threshold optimised per profile over the split; standard / low-FP / l
 =============  =======================  =======================  =================================================
 detector       dev split                LOCO pooled              LOCO standard (AWS / AdExchange / artificial)
 =============  =======================  =======================  =================================================
-ensemble       75.56 / 69.41 / 79.71    74.01 / 68.08 / 78.01    69.3 / 78.0 / 90.3
+ensemble       75.56 / 69.41 / 79.71    74.01 / 68.08 / 78.01    69.4 / 77.7 / 90.3
 ensemble-v5    75.24 / 68.73 / 79.49    73.69 / 64.60 / 77.79    68.9 / 77.7 / 90.3
 ensemble-v4    74.71 / 67.43 / 79.14    73.16 / 63.30 / 77.44    68.2 / 77.3 / 90.3
 ensemble-v3    73.28 / 66.01 / 78.19    71.26 / 59.13 / 76.18    66.7 / 76.8 / 84.7
