@@ -623,6 +623,19 @@ class BillingStore:
             warnings.append(f"{path}: mandatory FOCUS column(s) missing: {', '.join(absent)}")
         return plan
 
+    @classmethod
+    def _converted_columns(cls, plan: Sequence[_Column]) -> tuple[list[str], str]:
+        """The SELECT list converting every planned column (``<expr> AS <target>``) and the SQL of the OR-ed
+        quirk flags (``0`` when no column can raise one)."""
+        values: list[str] = []
+        flags: list[str] = []
+        for col in plan:
+            value, flag = cls._convert(col)
+            values.append(f"{value} AS {q(col.target)}")
+            if flag is not None:
+                flags.append(flag)
+        return values, (" | ".join(f"({f})" for f in flags) if flags else "0")
+
     @staticmethod
     def _convert(col: _Column) -> tuple[str, str | None]:
         """(SQL value in the store type, SQL of a quirk flag or None) for one column."""
@@ -750,14 +763,7 @@ class BillingStore:
         self.parts_dir.mkdir(parents=True, exist_ok=True)
         part = self.parts_dir / f"conv-{digest}.parquet"
         scratch = self.parts_dir / f".conv-{digest}.parquet.tmp"
-        values: list[str] = []
-        flags: list[str] = []
-        for col in plan:
-            value, flag = self._convert(col)
-            values.append(f"{value} AS {q(col.target)}")
-            if flag is not None:
-                flags.append(flag)
-        flag_sql = " | ".join(f"({f})" for f in flags) if flags else "0"
+        values, flag_sql = self._converted_columns(plan)
         try:
             self._con.execute(
                 f"COPY (SELECT {', '.join(values)}, CAST({flag_sql} AS UTINYINT) AS _tg_flags FROM {source}) "  # noqa: S608
@@ -822,14 +828,7 @@ class BillingStore:
                 if col.target not in existing:
                     con.execute(f"ALTER TABLE {BASE} ADD COLUMN {q(col.target)} {col.target_type}")
             file_id = self._next_file_id()
-            values: list[str] = []
-            flags: list[str] = []
-            for col in plan:
-                value, flag = self._convert(col)
-                values.append(f"{value} AS {q(col.target)}")
-                if flag is not None:
-                    flags.append(flag)
-            flag_sql = " | ".join(f"({f})" for f in flags) if flags else "0"
+            values, flag_sql = self._converted_columns(plan)
             targets = [q(c.target) for c in plan]
             insert = (
                 f"INSERT INTO {BASE} BY NAME "  # noqa: S608 - identifiers are quoted, paths are literals
